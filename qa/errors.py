@@ -1,0 +1,37 @@
+"""Domain exceptions of the core. Adapters (CLI, web) map them to exit codes or HTTP statuses."""
+
+
+class QAError(Exception):
+    """Base class: a problem the user can fix, with a message that says how."""
+
+
+class SettingsError(QAError):
+    """An unknown or malformed setting (flag or QA_* variable)."""
+
+
+class QuestionError(QAError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class NoDocumentsError(QAError):
+    """The documents folder is missing or holds no readable document."""
+
+
+class IndexMissingError(QAError):
+    """There is no index yet at the configured location."""
+
+
+class IndexCorruptError(QAError):
+    """The index exists but cannot be used (missing files, damage, other model, other format)."""
+
+
+class IndexBusyError(QAError):
+    """Another build holds the index lock."""
+
+
+class ModelError(QAError):
+    """The embedding model cannot be found or loaded offline."""
+
+
+class DocumentNotFoundError(QAError):
+    """A document id that is not part of the index."""

@@ -1,0 +1,88 @@
+"""One typed settings object, read from QA_* environment variables and overridden by CLI flags.
+
+Every field is documented in README.md (a test checks that), and an unknown QA_* variable is an
+error rather than a silent no-op, so a typo never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.errors import SettingsError
+
+ENV_PREFIX = "QA_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of the product. Environment name of each field: QA_ + its name in capitals."""
+
+    docs: Path = field(default=Path("seeds"), metadata={"help": "folder of source documents"})
+    index: Path = field(default=Path("index"), metadata={"help": "folder of the built index"})
+    model: str = field(
+        default="",
+        metadata={"help": "local sentence-transformers model folder (empty: the shipped MiniLM)"},
+    )
+    min_confidence: float = field(
+        default=0.5,
+        metadata={"help": "below this answer confidence (0..1) the reply is 'no answer'"},
+    )
+    max_question_chars: int = field(
+        default=2000, metadata={"help": "longest question accepted, in characters"}
+    )
+    passages: int = field(default=3, metadata={"help": "passages shown per answer"})
+    batch_size: int = field(default=32, metadata={"help": "texts per embedding batch"})
+    admin_token: str = field(
+        default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
+    )
+    host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
+    port: int = field(default=8000, metadata={"help": "port `qa serve` listens on"})
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from the environment (QA_*), then explicit overrides (CLI flags, not None)."""
+        environ = os.environ if environ is None else environ
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in environ.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX) :].lower()
+            if name not in fields:
+                known = ", ".join(ENV_PREFIX + n.upper() for n in fields)
+                raise SettingsError(f"unknown setting {key}; known settings: {known}")
+            values[name] = _convert(fields[name], raw, key)
+        for name, value in (overrides or {}).items():
+            if name not in fields:
+                raise SettingsError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = _convert(fields[name], value, f"--{name.replace('_', '-')}")
+        return cls(**values)
+
+
+def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
+    kind = (
+        f.type
+        if isinstance(f.type, type)
+        else {"Path": Path, "str": str, "float": float, "int": int}[str(f.type)]
+    )
+    if isinstance(raw, kind):
+        return raw
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{label} must be {kind.__name__}, got {raw!r}") from None
+    if kind in (int, float) and value < 0:
+        raise SettingsError(f"{label} must not be negative, got {raw!r}")
+    return value
