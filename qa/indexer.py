@@ -1,0 +1,164 @@
+"""Indexer: build a new index version from the documents folder, reusing every vector it can.
+
+Vectors are keyed by the hash of the text they embed, so an unchanged paragraph (or sentence) is
+never embedded again; a changed one is. The new version is written beside the current one and
+switched to atomically, so a crash at any moment leaves the previous index serving.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from qa.documents import Skipped, load_documents
+from qa.embedder import Embedder
+from qa.errors import IndexCorruptError, IndexMissingError, NoDocumentsError
+from qa.lexical import Lexical
+from qa.paragraphs import Paragraph, split_paragraphs
+from qa.store import FORMAT_VERSION, BuildLock, Index, Store, flat_index
+from qa.units import split_units, text_hash
+
+
+@dataclass
+class Plan:
+    """What a build does (or, with --dry-run, would do)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    paragraphs: int = 0
+    paragraphs_to_embed: int = 0
+    texts_to_embed: int = 0
+    seconds: float = 0.0
+    version: str = ""
+    note: str = ""  # e.g. why a full rebuild happened
+
+    def summary(self) -> str:
+        docs = len(self.added) + len(self.changed) + len(self.unchanged)
+        return (
+            f"{len(self.added)} documents added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged; "
+            f"embedded {self.paragraphs_to_embed:,} paragraphs ({self.texts_to_embed:,} texts, "
+            f"{self.seconds:.1f} s); index now {self.paragraphs:,} paragraphs in {docs:,} documents"
+            + (f"; {len(self.skipped)} files skipped" if self.skipped else "")
+        )
+
+
+def _previous(store: Store, embedder: Embedder, full: bool) -> tuple[Index | None, str]:
+    if full:
+        return None, "full rebuild requested"
+    try:
+        return store.load(embedder.name, embedder.dimension), ""
+    except IndexMissingError:
+        return None, ""
+    except IndexCorruptError as e:
+        return None, f"previous index unusable, rebuilding fully ({e})"
+
+
+def build(
+    docs: Path,
+    store: Store,
+    embedder: Embedder,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: bool = False,
+) -> Plan:
+    """Index the documents under `docs` into `store`; returns what was done."""
+    started = time.perf_counter()
+    documents, skipped = load_documents(docs)
+    if not documents:
+        raise NoDocumentsError(
+            f"no readable documents in {docs} (supported: .txt .md .html .htm .pdf); "
+            "the existing index, if any, was left as it was"
+        )
+    # A dry run only reads, so it neither takes the lock nor creates the index folder.
+    with nullcontext() if dry_run else BuildLock(store.lock_path):
+        previous, note = _previous(store, embedder, full)
+        old_docs = (
+            {d["id"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
+        )
+        plan = Plan(skipped=skipped, note=note)
+        for doc in documents:
+            if doc.id not in old_docs:
+                plan.added.append(doc.id)
+            elif old_docs[doc.id] != doc.sha256:
+                plan.changed.append(doc.id)
+            else:
+                plan.unchanged.append(doc.id)
+        plan.removed = sorted(set(old_docs) - {d.id for d in documents})
+
+        paragraphs: list[Paragraph] = []
+        doc_entries = []
+        for doc in documents:
+            split = split_paragraphs(doc)
+            paragraphs.extend(split)
+            doc_entries.append(
+                {"id": doc.id, "sha256": doc.sha256, "paragraphs": len(split), "note": doc.note}
+            )
+        plan.paragraphs = len(paragraphs)
+
+        passage_cache = previous.vectors("passages") if previous else {}
+        sentence_cache = previous.vectors("sentences") if previous else {}
+        passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
+        for row, p in enumerate(paragraphs):
+            units = split_units(p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
+            new_passage = False
+            for s, e in units.passages:
+                h = text_hash(p.text[s:e])
+                passage_rows.append((row, (s, e), h))
+                new_passage |= h not in passage_cache
+            for s, e in units.sentences:
+                sentence_rows.append((row, (s, e), text_hash(p.text[s:e])))
+            plan.paragraphs_to_embed += new_passage
+
+        texts: dict[str, str] = {}  # hash -> text, every text that needs a vector, once
+        for row, (s, e), h in passage_rows + sentence_rows:
+            if h not in passage_cache and h not in sentence_cache:
+                texts.setdefault(h, paragraphs[row].text[s:e])
+        plan.texts_to_embed = len(texts)
+        if dry_run:
+            plan.seconds = time.perf_counter() - started
+            return plan
+
+        fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
+        cache = {**sentence_cache, **passage_cache, **fresh}
+        d = embedder.dimension
+        passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)
+        sentence_vectors = np.array([cache[h] for _, _, h in sentence_rows], dtype=np.float32)
+        created = datetime.now(UTC)
+        plan.version = created.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        index = Index(
+            manifest={
+                "format": FORMAT_VERSION,
+                "version": plan.version,
+                "created": created.isoformat(timespec="seconds"),
+                "model": embedder.name,
+                "dimension": d,
+                "documents": doc_entries,
+                "paragraphs": len(paragraphs),
+                "passages": len(passage_rows),
+                "sentences": len(sentence_rows),
+                "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
+            },
+            paragraphs=paragraphs,
+            passages=flat_index(passage_vectors.reshape(-1, d), d),
+            passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
+            passage_hash=[h for _, _, h in passage_rows],
+            sentences=flat_index(sentence_vectors.reshape(-1, d), d),
+            sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
+            sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
+            sentence_hash=[h for _, _, h in sentence_rows],
+            lexical=Lexical.build([p.text for p in paragraphs]),
+        )
+        store.publish(index)
+        plan.seconds = time.perf_counter() - started
+        return plan
