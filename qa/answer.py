@@ -1,0 +1,115 @@
+"""Answers: quoted passages with a highlighted sentence, or an explicit "no answer".
+
+Nothing here writes text of its own: a passage is a verbatim paragraph of a document, the
+highlight is a character span inside it, and the only other words are the fixed phrases below.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qa.lexical import terms
+from qa.retriever import Hit, Query
+from qa.store import Index
+
+NO_ANSWER = "The documents don't answer this."
+
+# Highlight: share of the sentence cosine in the mix with stemmed, idf-weighted word overlap.
+HIGHLIGHT_DENSE_SHARE = 0.5
+# Confidence: logistic calibration of the best dense cosine and the fused margin.
+CONFIDENCE_BIAS = -9.0
+CONFIDENCE_COSINE = 18.0
+CONFIDENCE_MARGIN = 0.5
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A verbatim paragraph with its source and the span of its best sentence."""
+
+    document: str
+    paragraph: int
+    text: str
+    score: float
+    highlight: tuple[int, int]
+
+    def as_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "document": self.document,
+            "path": self.document,
+            "paragraph": self.paragraph,
+            "score": round(self.score, 4),
+            "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to a question: passages that answer it, or NO_ANSWER and the closest ones."""
+
+    question: str
+    answered: bool
+    confidence: float
+    passages: list[Passage] = field(default_factory=list)
+
+    @property
+    def message(self) -> str | None:
+        return None if self.answered else NO_ANSWER
+
+    def as_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "message": self.message,
+            "confidence": round(self.confidence, 4),
+            "passages": [p.as_dict() for p in self.passages],
+        }
+
+
+def highlight(index: Index, row: int, query: Query) -> tuple[int, int]:
+    """Span of the sentence of paragraph `row` that best matches the query."""
+    first, last = int(index.sentence_first[row]), int(index.sentence_first[row + 1])
+    if last <= first:
+        return 0, len(index.paragraphs[row].text)
+    spans = index.sentence_span[first:last]
+    dense = index.sentences.reconstruct_batch(np.arange(first, last)) @ query.vector
+    text = index.paragraphs[row].text
+    weights = {t: index.lexical.idf(t) for t in set(query.terms)}
+    total = sum(weights.values()) or 1.0
+    overlap = np.array(
+        [sum(weights[t] for t in set(terms(text[s:e])) if t in weights) / total for s, e in spans]
+    )
+    mix = HIGHLIGHT_DENSE_SHARE * dense + (1 - HIGHLIGHT_DENSE_SHARE) * overlap
+    best = int(np.argmax(mix))
+    return int(spans[best][0]), int(spans[best][1])
+
+
+def confidence(hits: list[Hit]) -> float:
+    """Probability-like confidence (0..1) that the top hit answers the question."""
+    if not hits:
+        return 0.0
+    top = hits[0]
+    cosine = max(top.passage, top.sentence)
+    margin = top.score - hits[1].score if len(hits) > 1 else 1.0
+    x = CONFIDENCE_BIAS + CONFIDENCE_COSINE * cosine + CONFIDENCE_MARGIN * margin
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def passage(index: Index, hit: Hit, query: Query) -> Passage:
+    p = index.paragraphs[hit.row]
+    return Passage(p.document, p.number, p.text, hit.score, highlight(index, hit.row, query))
+
+
+def make_answer(
+    question: str, index: Index, hits: list[Hit], query: Query, shown: int, min_confidence: float
+) -> Answer:
+    conf = confidence(hits)
+    return Answer(
+        question=question,
+        answered=bool(hits) and conf >= min_confidence,
+        confidence=conf,
+        passages=[passage(index, h, query) for h in hits[:shown]],
+    )

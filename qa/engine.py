@@ -1,0 +1,132 @@
+"""Engine: the one object the adapters (CLI, web) talk to.
+
+It composes the embedder, the index store, the retriever and the answer builder, and swaps to a
+newer index version when one is published (one reference assignment: a request that already
+holds the old version finishes on it).
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+from qa.answer import Answer, Passage, make_answer, passage
+from qa.conversation import contextualize
+from qa.embedder import Embedder, resolve_model
+from qa.errors import DocumentNotFoundError, QuestionError
+from qa.indexer import Plan, build
+from qa.paragraphs import Paragraph
+from qa.retriever import make_query, rank
+from qa.settings import Settings
+from qa.store import Index, Store
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str
+    paragraphs: int
+
+
+def clean_question(text: str, max_chars: int) -> str:
+    """The question without control characters; QuestionError if empty or too long."""
+    if not isinstance(text, str):
+        raise QuestionError("the question must be text")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"the question is too long ({len(text):,} characters; at most {max_chars:,})"
+        )
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
+    )
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    return cleaned
+
+
+class Engine:
+    """Search, answer, list and rebuild over one index folder."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.model_name = embedder.name if embedder else resolve_model(settings.model)[0]
+        self.store = Store(settings.index)
+        self._index: Index | None = None
+        self._reload_lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use (a missing index fails before paying for it)."""
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.model, self.settings.batch_size)
+        return self._embedder
+
+    @property
+    def index(self) -> Index:
+        """The index version in use (loaded on first use)."""
+        if self._index is None:
+            self.reload()
+        assert self._index is not None
+        return self._index
+
+    def reload(self) -> bool:
+        """Switch to the current version on disk if it is newer; True if it switched."""
+        with self._reload_lock:
+            name = self.store.current()
+            if self._index is not None and self._index.version == name:
+                return False
+            dimension = self._embedder.dimension if self._embedder else None
+            index = self.store.load(self.model_name, dimension)
+            self._index = index  # the swap: one reference
+            return True
+
+    def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
+        plan = build(
+            self.settings.docs, self.store, self.embedder,
+            full=full, dry_run=dry_run, progress=progress,
+        )  # fmt: skip
+        if not dry_run:
+            self.reload()
+        return plan
+
+    def search(self, text: str, k: int = 5, document: str | None = None) -> list[Passage]:
+        """The k best paragraphs for `text`, best first, each with its highlight."""
+        text = clean_question(text, self.settings.max_question_chars)
+        index = self.index
+        query = make_query(text, self.embedder.encode_query(text))
+        return [passage(index, hit, query) for hit in rank(index, query, k, document)]
+
+    def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
+        """Quoted passages answering `question`, or the fixed 'no answer' reply."""
+        question = clean_question(question, self.settings.max_question_chars)
+        text = contextualize(question, [h for h in history if isinstance(h, str)])
+        index = self.index
+        query = make_query(text, self.embedder.encode_query(text))
+        hits = rank(index, query, max(self.settings.passages, 2))
+        return make_answer(
+            question, index, hits, query, self.settings.passages, self.settings.min_confidence
+        )
+
+    def documents(self) -> list[DocumentInfo]:
+        return [DocumentInfo(d["id"], d["paragraphs"]) for d in self.index.manifest["documents"]]
+
+    def document(self, doc_id: str) -> list[Paragraph]:
+        """The paragraphs of an indexed document; DocumentNotFoundError for anything else."""
+        index = self.index
+        rows = index.by_document.get(doc_id)
+        if rows is None:
+            raise DocumentNotFoundError(f"no indexed document {doc_id!r}")
+        return [index.paragraphs[r] for r in rows]
+
+    def health(self) -> dict:
+        index = self.index
+        return {
+            "status": "ok",
+            "documents": len(index.by_document),
+            "paragraphs": len(index.paragraphs),
+            "model": index.manifest["model"],
+            "index_version": index.version,
+            "index_built_at": index.manifest["created"],
+        }
