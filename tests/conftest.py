@@ -1,0 +1,57 @@
+"""Shared fixtures: the real model is loaded once per test session; indexes live in tmp dirs."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from qa.embedder import Embedder
+from qa.engine import Engine
+from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    """Settings of a session-wide index of the seeds (built once; treat it as read-only)."""
+    root = tmp_path_factory.mktemp("seed")
+    docs = root / "docs"
+    shutil.copytree(SEEDS, docs)
+    settings = Settings.load({"docs": docs, "index": root / "index"}, environ={})
+    Engine(settings, embedder).build()
+    return settings
+
+
+@pytest.fixture
+def seed_engine(seed_settings: Settings, embedder: Embedder) -> Engine:
+    return Engine(seed_settings, embedder)
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path, embedder: Embedder):
+    """Engine over a fresh documents folder: make_engine({"a.txt": "text"}, **settings)."""
+
+    def make(files: dict[str, str | bytes], **overrides) -> Engine:
+        docs = tmp_path / "docs"
+        docs.mkdir(exist_ok=True)
+        for name, content in files.items():
+            path = docs / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, "utf-8")
+        settings = Settings.load({"docs": docs, "index": tmp_path / "index"}, environ={})
+        return Engine(replace(settings, **overrides), embedder)
+
+    return make

@@ -1,0 +1,64 @@
+"""Paragraph splitting: numbering, offsets, headings as context, and the round-trip property."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.documents import Document, content_hash
+from qa.paragraphs import split_paragraphs
+from tests.conftest import SEEDS
+
+
+def doc(text: str) -> Document:
+    return Document(id="d.txt", path=SEEDS / "d.txt", text=text, sha256=content_hash(text))
+
+
+def test_seed_is_one_paragraph_per_line() -> None:
+    text = (SEEDS / "defectors.txt").read_text("utf-8")
+    paragraphs = split_paragraphs(doc(text))
+    assert [p.number for p in paragraphs] == [1, 2, 3, 4, 5, 6]
+    assert [p.text for p in paragraphs] == text.split("\n")
+    assert "196 last year" in paragraphs[4].text
+    for p in paragraphs:
+        assert text[p.start : p.end] == p.text
+        assert p.sentences[0][0] == 0 and p.sentences[-1][1] == len(p.text)
+
+
+def test_blank_lines_separate_paragraphs_and_keep_hard_wraps() -> None:
+    text = "First paragraph line one,\nstill the first one.\n\n\nSecond paragraph here.\n"
+    paragraphs = split_paragraphs(doc(text))
+    assert [p.text for p in paragraphs] == [
+        "First paragraph line one,\nstill the first one.",
+        "Second paragraph here.",
+    ]
+    assert paragraphs[1].start == text.index("Second")
+
+
+def test_headings_are_context_for_the_next_paragraph() -> None:
+    text = "# Chapter One\n\nIntro\n\nThe body of the chapter is here.\n\nAnother body paragraph."
+    paragraphs = split_paragraphs(doc(text))
+    assert [p.text for p in paragraphs] == [
+        "# Chapter One\n\nIntro\n\nThe body of the chapter is here.",
+        "Another body paragraph.",
+    ]
+
+
+def test_lone_heading_is_still_a_paragraph() -> None:
+    assert [p.text for p in split_paragraphs(doc("Only a title"))] == ["Only a title"]
+
+
+words = st.text(alphabet="abcXYZ .,!?#\n\t", min_size=0, max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words)
+def test_paragraphs_reproduce_the_document_up_to_whitespace(text: str) -> None:
+    paragraphs = split_paragraphs(doc(text))
+    assert "".join("".join(p.text.split()) for p in paragraphs) == "".join(text.split())
+    for p in paragraphs:
+        assert text[p.start : p.end] == p.text
+        for s, e in p.sentences:
+            assert p.text[s:e].strip() == p.text[s:e] != ""
+        squeezed = "".join("".join(p.text[s:e].split()) for s, e in p.sentences)
+        assert squeezed == "".join(p.text.split())  # sentences cover every word
