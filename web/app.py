@@ -1,0 +1,400 @@
+"""The FastAPI app: the chat page, the document views and the JSON API.
+
+Route functions only translate HTTP to calls of `qa.engine.Engine` and back; the domain
+exceptions of `qa.errors` become HTTP statuses here and nowhere else. Routes that run the model
+are plain `def`, so FastAPI runs them in its threadpool and the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.answer import Answer, Passage
+from qa.engine import Engine
+from qa.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexMissingError,
+    QAError,
+    QuestionError,
+)
+
+HERE = Path(__file__).resolve().parent
+MAX_K = 50
+MAX_HISTORY = 100  # earlier questions /api/ask accepts
+CHAT_TURNS = 20  # earlier questions the no-JavaScript chat page carries and shows again
+
+# Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
+STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
+    (QuestionError, 422),
+    (DocumentNotFoundError, 404),
+    ((IndexMissingError, IndexCorruptError), 503),
+)
+
+
+def status_for(error: QAError) -> int:
+    """The HTTP status of a domain exception."""
+    for kinds, status in STATUSES:
+        if isinstance(error, kinds):
+            return status
+    return 400
+
+
+def _unicode(value: str) -> str:
+    """JSON may escape lone surrogates ("\\ud800"); they are not text, so refuse them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+
+# Real (abbreviated) output over the seed document, for the OpenAPI examples.
+EXAMPLE_PASSAGE = {
+    "text": "“Every North Korean thinks at least once about living in South Korea,” Mr Ri said. "
+    "… The number of defectors overall has plummeted in recent years, from 2,700 a decade ago "
+    "to just 196 last year, …",
+    "document": "defectors.txt",
+    "path": "defectors.txt",
+    "paragraph": 5,
+    "score": 3.0098,
+    "highlight": {"start": 219, "end": 533},
+    "url": "http://127.0.0.1:8000/documents/defectors.txt?p=5#p5",
+}
+
+
+class Highlight(BaseModel):
+    start: int = Field(
+        description="Offset in `text` where the best sentence starts.", examples=[219]
+    )
+    end: int = Field(description="Offset just past its end: `text[start:end]`.", examples=[533])
+
+
+class PassageOut(BaseModel):
+    """A verbatim paragraph of a document, its source and its best sentence."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_PASSAGE]})
+
+    text: str = Field(description="The paragraph, verbatim from the document.")
+    document: str = Field(
+        description="Document id: its path relative to the documents folder.",
+        examples=["defectors.txt"],
+    )
+    path: str = Field(
+        description="The document's path relative to the documents folder (same as `document`).",
+        examples=["defectors.txt"],
+    )
+    paragraph: int = Field(
+        description="1-based number of the paragraph in the document.", examples=[5]
+    )
+    score: float = Field(
+        description="Retrieval score, higher is better; compare it only within one response.",
+        examples=[3.0098],
+    )
+    highlight: Highlight = Field(description="Span of the sentence that best matches the query.")
+    url: str = Field(
+        description="Opens the document at this paragraph, highlighted.",
+        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"],
+    )
+
+
+class SearchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "How many North Koreans defected last year?",
+                    "results": [EXAMPLE_PASSAGE],
+                }
+            ]
+        }
+    )
+
+    query: str = Field(description="The query, as sent.")
+    results: list[PassageOut] = Field(description="The best paragraphs, best first.")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Why did he leave?", "history": ["Who is Ri Il-kyu?"]}]
+        },
+    )
+
+    question: Text = Field(
+        description="The question in plain words (not empty; at most QA_MAX_QUESTION_CHARS).",
+        examples=["How many North Koreans defected last year?"],
+    )
+    history: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY,
+        description="Earlier questions of the same conversation, oldest first. They let a "
+        "follow-up such as “Why did he leave?” be understood after “Who is Ri Il-kyu?”.",
+        examples=[["Who is Ri Il-kyu?"]],
+    )
+
+
+class AskResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "How many North Koreans defected last year?",
+                    "answered": True,
+                    "message": None,
+                    "confidence": 0.9693,
+                    "passages": [EXAMPLE_PASSAGE],
+                },
+                {
+                    "question": "What is the boiling point of mercury?",
+                    "answered": False,
+                    "message": "The documents don't answer this.",
+                    "confidence": 0.0002,
+                    "passages": [],
+                },
+            ]
+        }
+    )
+
+    question: str = Field(
+        description="The question, with control characters and runs of spaces removed."
+    )
+    answered: bool = Field(description="Whether the passages answer the question.")
+    message: str | None = Field(
+        description="“The documents don't answer this.” when `answered` is false, else null.",
+        examples=[None, "The documents don't answer this."],
+    )
+    confidence: float = Field(
+        description="Confidence (0..1) that the first passage answers the question.",
+        examples=[0.9693],
+    )
+    passages: list[PassageOut] = Field(
+        description="Passages that answer the question, best first; when `answered` is false, "
+        "the closest passages instead."
+    )
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(description="Always “ok” when the index can be used.", examples=["ok"])
+    documents: int = Field(description="Indexed documents.", examples=[1])
+    paragraphs: int = Field(description="Indexed paragraphs.", examples=[6])
+    model: str = Field(description="Embedding model of the index.", examples=["all-MiniLM-L6-v2"])
+    index_version: str = Field(
+        description="Version of the index in use.", examples=["20261127T221249-a24579"]
+    )
+    index_built_at: str = Field(
+        description="When that version was built (ISO 8601).",
+        examples=["2026-11-27T22:12:49+00:00"],
+    )
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(
+        description="What is wrong, readable.",
+        examples=["k: Input should be less than or equal to 50"],
+    )
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "The request is invalid (the message says why)."},
+    503: {"model": ErrorResponse, "description": "There is no usable index yet."},
+}
+
+
+def document_path(doc_id: str, paragraph: int | None = None) -> str:
+    """Site path of a document's page, at `paragraph` if given (ids are quoted: 'a b.md')."""
+    path = f"/documents/{quote(doc_id, safe='/')}"
+    return path if paragraph is None else f"{path}?p={paragraph}#p{paragraph}"
+
+
+def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
+    """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute)."""
+    return {**passage.as_dict(), "url": base + document_path(passage.document, passage.paragraph)}
+
+
+def answer_dict(answer: Answer, base: str = "") -> dict[str, Any]:
+    """Answer.as_dict() with a `url` on each passage."""
+    return {**answer.as_dict(), "passages": [passage_dict(p, base) for p in answer.passages]}
+
+
+def readable(errors: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
+    """One line out of pydantic's validation errors: 'k: Input should be ...; question: ...'."""
+    parts = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "")
+            parts.append(f"the body is not valid JSON ({reason})" if reason else "invalid JSON")
+            continue
+        loc = [str(x) for x in error.get("loc", ())]
+        where = ".".join(loc[1:] or loc)  # drop "query"/"body" unless it is all there is
+        parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
+    return "; ".join(parts)
+
+
+def templates() -> Jinja2Templates:
+    """The page templates; every value is HTML-escaped (autoescape)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["document_path"] = document_path
+    env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    return Jinja2Templates(env=env)
+
+
+def create_app(engine: Engine) -> FastAPI:
+    """The web app over `engine`: chat at /, documents at /documents, JSON under /api."""
+    app = FastAPI(
+        title="Ask the documents",
+        version="1",
+        description="Question answering over a folder of documents. Every answer is a list of "
+        "paragraphs quoted verbatim from the documents, or the fixed reply "
+        "“The documents don't answer this.”; nothing is generated.",
+        docs_url=None,  # /docs is rendered here without JavaScript or a CDN (see api_docs)
+        redoc_url=None,
+    )
+    pages = templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def render(
+        request: Request, name: str, context: dict[str, Any], status: int = 200, footer: bool = True
+    ) -> HTMLResponse:
+        context = {"health": engine.health() if footer else None, **context}
+        return pages.TemplateResponse(request, name, context, status_code=status)
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    # --- JSON API -----------------------------------------------------------------------------
+
+    @app.get(
+        "/api/search",
+        response_model=SearchResponse,
+        responses=ERRORS,
+        tags=["api"],
+        summary="Ranked paragraphs for a query",
+    )
+    def api_search(
+        request: Request,
+        q: Annotated[
+            str,
+            Query(description="What to look for.", examples=["How many North Koreans defected?"]),
+        ],
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results (1..50).")] = 5,
+        document: Annotated[
+            str | None,
+            Query(description="Only this document id.", examples=["defectors.txt"]),
+        ] = None,
+    ) -> dict[str, Any]:
+        """The `k` paragraphs that best match `q`, best first, each with its best sentence."""
+        passages = engine.search(q, k=k, document=document)
+        return {"query": q, "results": [passage_dict(p, base(request)) for p in passages]}
+
+    @app.post(
+        "/api/ask",
+        response_model=AskResponse,
+        responses=ERRORS,
+        tags=["api"],
+        summary="Answer a question with quoted passages",
+    )
+    def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
+        """Passages that answer the question, or `answered: false` and the closest passages."""
+        return answer_dict(engine.ask(body.question, body.history), base(request))
+
+    @app.get(
+        "/health",
+        response_model=HealthResponse,
+        responses={503: ERRORS[503]},
+        tags=["api"],
+        summary="Index status",
+    )
+    def health() -> dict[str, Any]:
+        """Whether the index can be used, its size and version."""
+        return engine.health()
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return render(request, "api.html", {"spec": app.openapi()})
+
+    # --- Pages --------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat(request: Request) -> HTMLResponse:
+        return render(request, "chat.html", {"turns": [], "history": [], "draft": "", "error": ""})
+
+    @app.post("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat_post(
+        request: Request,
+        question: Annotated[str, Form()] = "",
+        history: Annotated[list[str] | None, Form()] = None,
+    ) -> HTMLResponse:
+        """The chat without JavaScript: earlier questions come back as hidden fields."""
+        earlier = (history or [])[-CHAT_TURNS:]
+        turns = [answer_dict(engine.ask(q, earlier[:i])) for i, q in enumerate(earlier)]
+        try:
+            answer = engine.ask(question, earlier)
+        except QuestionError as e:
+            context = {"turns": turns, "history": earlier, "draft": question, "error": str(e)}
+            return render(request, "chat.html", context, status=422)
+        context = {
+            "turns": [*turns, answer_dict(answer)],
+            "history": [*earlier, answer.question],
+            "draft": "",
+            "error": "",
+        }
+        return render(request, "chat.html", context)
+
+    @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
+    def documents(request: Request) -> HTMLResponse:
+        return render(request, "documents.html", {"documents": engine.documents()})
+
+    @app.get("/documents/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    def document(
+        request: Request, doc_id: str, p: Annotated[int | None, Query(ge=1)] = None
+    ) -> HTMLResponse:
+        """A whole indexed document, paragraph `p` highlighted; anything else is a 404."""
+        context = {"doc_id": doc_id, "paragraphs": engine.document(doc_id), "selected": p}
+        return render(request, "document.html", context)
+
+    # --- Errors -------------------------------------------------------------------------------
+
+    def error(request: Request, status: int, message: str, headers: Any = None) -> Response:
+        path = request.url.path
+        if path.startswith("/api/") or path == "/health":
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        context = {"status": status, "message": message}
+        response = render(request, "error.html", context, status=status, footer=False)
+        response.headers.update(headers or {})
+        return response
+
+    @app.exception_handler(QAError)
+    def on_domain_error(request: Request, exc: QAError) -> Response:
+        return error(request, status_for(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def on_invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return error(request, 422, readable(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    return app
