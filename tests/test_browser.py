@@ -1,0 +1,290 @@
+"""The chat in a real browser: Debian's Chromium driven by Playwright, against the real app.
+
+The app runs under uvicorn in a background thread with a strict Content-Security-Policy added
+(scripts and styles from the site only), so any inline script or style would show up here as a
+console error, and every test fails on console errors.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from qa.answer import NO_ANSWER
+from qa.embedder import Embedder
+from qa.engine import Engine
+from qa.settings import Settings
+from web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+DEFECTED = "How many North Koreans defected last year?"
+MERCURY = "What is the boiling point of mercury?"
+WHO = "Who is Ri Il-kyu?"
+WHY = "Why did he leave?"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+
+
+def with_csp(app):
+    """The ASGI app with a strict Content-Security-Policy header on every response."""
+
+    async def wrapped(scope, receive, send):
+        async def send_with_csp(message):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"content-security-policy", CSP.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_csp)
+
+    return wrapped
+
+
+@pytest.fixture(scope="module")
+def server(seed_settings: Settings, embedder: Embedder) -> Iterator[str]:
+    """Base URL of the app served by uvicorn on a free loopback port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = with_csp(create_app(Engine(seed_settings, embedder)))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    uvi = uvicorn.Server(config)
+    thread = threading.Thread(target=uvi.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uvi.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    uvi.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """A page in a fresh browser context that records console errors and page errors."""
+
+    def __init__(self, browser: Browser, base: str, **context_options) -> None:
+        self.context = browser.new_context(**context_options)
+        self.context.set_default_timeout(10_000)
+        self.page: Page = self.context.new_page()
+        self.base = base
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def ask(self, question: str) -> None:
+        """Type the question and press Enter; wait for its answer to be on the page."""
+        turns = self.page.locator("#conversation > li.turn")
+        before = turns.count()
+        box = self.page.locator("textarea#question")
+        box.fill(question)
+        box.press("Enter")
+        expect(turns).to_have_count(before + 1)
+
+    def submit(self, question: str) -> None:
+        """Without JavaScript: type the question and click the button (a form POST)."""
+        self.page.locator("textarea#question").fill(question)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Ask").click()
+
+
+@pytest.fixture
+def tab(browser: Browser, server: str) -> Iterator[Tab]:
+    tab = Tab(browser, server)
+    yield tab
+    tab.context.close()
+
+
+def last_turn(page: Page):
+    return page.locator("#conversation > li.turn").last
+
+
+def test_asking_shows_the_quote_with_its_best_sentence_marked(tab: Tab) -> None:
+    page = tab.open()
+    page.evaluate("window.stillTheSamePage = true")
+    tab.ask(DEFECTED)
+    turn = last_turn(page)
+    expect(turn.locator(".question")).to_contain_text(DEFECTED)
+    cards = turn.locator("figure.quote")
+    assert 1 <= cards.count() <= 3
+    first = cards.first
+    expect(first.locator("blockquote")).to_contain_text("196 last year")
+    expect(first.locator("blockquote mark")).to_contain_text("just 196 last year")
+    expect(first.locator("a.source")).to_have_text("defectors.txt ¶5")
+    expect(first.locator(".score")).to_have_text(re.compile(r"^score -?\d+\.\d\d$"))
+    expect(first.locator("button.copy")).to_be_visible()
+    # Inside the live region, so screen readers announce it; and the page never reloaded.
+    expect(page.locator("#conversation[aria-live=polite] > li.turn")).to_have_count(1)
+    assert page.evaluate("window.stillTheSamePage") is True
+    expect(page.locator("textarea#question")).to_have_value("")
+    expect(page.locator("textarea#question")).to_be_focused()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "chat.png", full_page=True)
+    assert tab.problems == []
+
+
+def test_the_source_link_lands_on_the_highlighted_paragraph(tab: Tab) -> None:
+    page = tab.open()
+    tab.ask(DEFECTED)
+    with page.expect_navigation():
+        last_turn(page).locator("a.source").first.click()
+    assert page.url == f"{tab.base}/documents/defectors.txt?p=5#p5"
+    target = page.locator("#p5")
+    expect(target).to_contain_text("196 last year")
+    assert target.evaluate("p => p.matches(':target') && p.classList.contains('selected')")
+    assert target.evaluate("p => getComputedStyle(p).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator("#p4").evaluate("p => getComputedStyle(p).backgroundColor") == (
+        "rgba(0, 0, 0, 0)"
+    )
+    expect(target).to_be_in_viewport()
+    assert page.evaluate("window.scrollY") > 0  # it was scrolled to, not just on screen
+    assert tab.problems == []
+
+
+def test_a_question_the_documents_cannot_answer_gets_the_fixed_reply(tab: Tab) -> None:
+    page = tab.open()
+    tab.ask(MERCURY)
+    turn = last_turn(page)
+    expect(turn.locator(".no-answer")).to_have_text(NO_ANSWER)
+    closest = turn.locator("details.closest")
+    expect(closest).not_to_have_attribute("open", "")
+    expect(closest.locator("figure.quote").first).to_be_hidden()
+    closest.locator("summary").click()
+    expect(closest.locator("figure.quote").first).to_be_visible()
+    assert tab.problems == []
+
+
+def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
+    page = tab.open()
+    tab.ask(WHO)
+    with page.expect_request("**/api/ask") as request:
+        tab.ask(WHY)
+    assert request.value.post_data_json == {"question": WHY, "history": [WHO]}
+    turn = last_turn(page)
+    expect(turn.locator(".no-answer")).to_have_count(0)
+    expect(turn.locator("a.source").first).to_have_text("defectors.txt ¶1")
+    assert tab.problems == []
+
+
+def test_shift_enter_is_a_new_line_and_an_empty_question_is_explained(tab: Tab) -> None:
+    page = tab.open()
+    box = page.locator("textarea#question")
+    box.fill("Who is")
+    box.press("Shift+Enter")
+    box.press_sequentially("Ri Il-kyu?")
+    expect(box).to_have_value("Who is\nRi Il-kyu?")
+    expect(page.locator("#conversation > li.turn")).to_have_count(0)
+    box.fill("   ")
+    box.press("Enter")
+    expect(page.locator("#status")).to_have_text("the question is empty")
+    expect(page.locator("#conversation > li.turn")).to_have_count(0)
+    # The server's 422 is logged by Chromium as a failed resource load; nothing else may be.
+    assert [p for p in tab.problems if "status of 422" not in p] == []
+
+
+def test_copy_quote_puts_the_quote_and_its_source_on_the_clipboard(
+    browser: Browser, server: str
+) -> None:
+    tab = Tab(browser, server, permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = tab.open()
+        tab.ask(DEFECTED)
+        card = last_turn(page).locator("figure.quote").first
+        card.locator("button.copy").click()
+        expect(card.locator("button.copy")).to_have_text("Copied")
+        quote = card.locator("blockquote").text_content()
+        assert page.evaluate("navigator.clipboard.readText()") == f"{quote}\n— defectors.txt ¶5"
+        assert tab.problems == []
+    finally:
+        tab.context.close()
+
+
+def test_the_chat_works_without_javascript(browser: Browser, server: str) -> None:
+    tab = Tab(browser, server, java_script_enabled=False)
+    try:
+        page = tab.open()
+        tab.submit(DEFECTED)
+        first = last_turn(page).locator("figure.quote").first
+        expect(first.locator("blockquote mark")).to_contain_text("196")
+        expect(first.locator("button.copy")).to_be_hidden()
+        tab.submit(WHO)
+        tab.submit(WHY)
+        expect(page.locator("#conversation > li.turn .question")).to_have_text(
+            [f"You asked {q}" for q in (DEFECTED, WHO, WHY)]
+        )
+        turn = last_turn(page)
+        expect(turn.locator(".no-answer")).to_have_count(0)
+        expect(turn).to_be_in_viewport()  # the form posts to /#latest
+        with page.expect_navigation():
+            turn.locator("a.source").first.click()
+        assert page.url.endswith("/documents/defectors.txt?p=1#p1")
+        expect(page.locator("#p1.selected")).to_be_visible()
+        tab.open("/")
+        tab.submit(MERCURY)
+        expect(last_turn(page).locator(".no-answer")).to_have_text(NO_ANSWER)
+        assert tab.problems == []
+    finally:
+        tab.context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_375px_screen_needs_no_horizontal_scroll(
+    browser: Browser, server: str, javascript: bool
+) -> None:
+    tab = Tab(
+        browser, server, viewport={"width": 375, "height": 740}, java_script_enabled=javascript
+    )
+    try:
+        page = tab.open()
+        for question in (DEFECTED, MERCURY):
+            if javascript:
+                tab.ask(question)
+            else:
+                tab.submit(question)
+        last_turn(page).locator("details.closest summary").click()
+        widths = {"/ (after two answers)": page.evaluate("document.documentElement.scrollWidth")}
+        for path in ["/documents", "/documents/defectors.txt?p=5#p5", "/docs"]:
+            tab.open(path)
+            widths[path] = page.evaluate("document.documentElement.scrollWidth")
+        assert all(width <= 375 for width in widths.values()), widths
+        assert tab.problems == []
+    finally:
+        tab.context.close()
