@@ -54,6 +54,7 @@ class Answer:
     answered: bool
     confidence: float
     passages: list[Passage] = field(default_factory=list)
+    ranked: list[str] = field(default_factory=list)  # paragraph keys of the whole ranking
 
     @property
     def message(self) -> str | None:
@@ -112,4 +113,5 @@ def make_answer(
         answered=bool(hits) and conf >= min_confidence,
         confidence=conf,
         passages=[passage(index, h, query) for h in hits[:shown]],
+        ranked=[index.paragraphs[h.row].key for h in hits],
     )

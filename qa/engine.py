@@ -37,7 +37,7 @@ def clean_question(text: str, max_chars: int) -> str:
             f"the question is too long ({len(text):,} characters; at most {max_chars:,})"
         )
     cleaned = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in text
     )
     cleaned = " ".join(cleaned.split())
     if not cleaned:
@@ -95,19 +95,36 @@ class Engine:
         """The k best paragraphs for `text`, best first, each with its highlight."""
         text = clean_question(text, self.settings.max_question_chars)
         index = self.index
+        if document is not None and document not in index.by_document:
+            raise DocumentNotFoundError(f"no indexed document {document!r}")
         query = make_query(text, self.embedder.encode_query(text))
         return [passage(index, hit, query) for hit in rank(index, query, k, document)]
 
-    def ask(self, question: str, history: list[str] | tuple[str, ...] = ()) -> Answer:
-        """Quoted passages answering `question`, or the fixed 'no answer' reply."""
+    def ask(
+        self, question: str, history: list[str] | tuple[str, ...] = (), depth: int = 0
+    ) -> Answer:
+        """Quoted passages answering `question`, or the fixed 'no answer' reply.
+
+        `depth` ranks further than the passages shown (Answer.ranked), for evaluation.
+        """
         question = clean_question(question, self.settings.max_question_chars)
-        text = contextualize(question, [h for h in history if isinstance(h, str)])
+        text = contextualize(question, self._clean_history(history))
         index = self.index
         query = make_query(text, self.embedder.encode_query(text))
-        hits = rank(index, query, max(self.settings.passages, 2))
+        hits = rank(index, query, max(self.settings.passages, 2, depth))
         return make_answer(
             question, index, hits, query, self.settings.passages, self.settings.min_confidence
         )
+
+    def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:
+        """Earlier questions that are usable text; anything else is ignored, not fatal."""
+        cleaned = []
+        for earlier in history:
+            try:
+                cleaned.append(clean_question(earlier, self.settings.max_question_chars))
+            except QuestionError:
+                continue
+        return cleaned
 
     def documents(self) -> list[DocumentInfo]:
         return [DocumentInfo(d["id"], d["paragraphs"]) for d in self.index.manifest["documents"]]

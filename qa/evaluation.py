@@ -96,7 +96,7 @@ def evaluate(
         for doc_id, context in contexts.items():
             (docs / doc_id).write_text(context, "utf-8")
         run_settings = Settings.load(
-            {"docs": docs, "index": Path(tmp) / "index", "passages": 20}, environ={}
+            {"docs": docs, "index": Path(tmp) / "index", "passages": 5}, environ={}
         )
         run_settings = _with_thresholds(run_settings, settings)
         embedder = engine.embedder if engine else None
@@ -105,8 +105,8 @@ def evaluate(
         plan = eval_engine.build(progress=progress)
         index_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        # One ask per question, 20 passages deep: the answer path a user takes, ranked to 20.
-        answers = [eval_engine.ask(q.text) for q in questions]
+        # One ask per question: the answer path a user takes, ranked 20 deep for recall@20.
+        answers = [eval_engine.ask(q.text, depth=20) for q in questions]
         ask_seconds = time.perf_counter() - started
     return _metrics(questions, contexts, answers, abstain) | {
         "index_seconds": round(index_seconds, 1),
@@ -131,7 +131,7 @@ def _metrics(
     inside = [i for i, q in enumerate(questions) if q.gold in contexts]
     r1 = r5 = r20 = mrr = ans5 = hl_hits = hl_total = 0.0
     for i in inside:
-        q, docs = questions[i], [p.document for p in answers[i].passages]
+        q, docs = questions[i], [key.rsplit("#", 1)[0] for key in answers[i].ranked]
         rank = docs.index(q.gold) + 1 if q.gold in docs else None
         r1 += rank == 1
         r5 += rank is not None and rank <= 5

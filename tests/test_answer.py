@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import NO_ANSWER
-from qa.errors import QuestionError
+from qa.errors import DocumentNotFoundError, QuestionError
 from tests.conftest import SEEDS
 
 SEED_TEXT = (SEEDS / "defectors.txt").read_text("utf-8")
@@ -54,4 +54,12 @@ def test_search_filters_by_document(make_engine) -> None:
     engine = make_engine({"cats.txt": "Cats purr and sleep.", "dogs.txt": "Dogs bark and fetch."})
     engine.build()
     assert [p.document for p in engine.search("animals", k=5, document="dogs.txt")] == ["dogs.txt"]
-    assert engine.search("animals", k=5, document="missing.txt") == []
+    with pytest.raises(DocumentNotFoundError, match="missing.txt"):
+        engine.search("animals", k=5, document="missing.txt")
+
+
+def test_lone_surrogates_and_bad_history_are_harmless(seed_engine) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        seed_engine.ask("\ud800")
+    answer = seed_engine.ask("Why did he leave?", history=["\udfff", "", "Who is Ri Il-kyu?"])
+    assert "disillusionment" in answer.passages[0].text
