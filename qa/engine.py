@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
@@ -60,7 +61,9 @@ class Engine:
     def embedder(self) -> Embedder:
         """The model, loaded on first use (a missing index fails before paying for it)."""
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.model, self.settings.batch_size)
+            s = self.settings
+            cache = Path(s.cache) if s.cache else None
+            self._embedder = Embedder(s.model, s.batch_size, s.backend, cache)
         return self._embedder
 
     @property

@@ -28,6 +28,13 @@ class Settings:
         default="",
         metadata={"help": "local sentence-transformers model folder (empty: the shipped MiniLM)"},
     )
+    backend: str = field(
+        default="auto",
+        metadata={"help": "embedding backend: auto (int8 ONNX, else torch), onnx or torch"},
+    )
+    cache: str = field(
+        default="", metadata={"help": "folder of the cached int8 ONNX model (empty: ~/.cache/qa)"}
+    )
     min_confidence: float = field(
         default=0.5,
         metadata={"help": "below this answer confidence (0..1) the reply is 'no answer'"},
