@@ -16,7 +16,8 @@ from qa.answer import NO_ANSWER
 from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
-from web.app import MAX_HISTORY, create_app
+from web.app import create_app
+from web.schemas import MAX_HISTORY
 
 DEFECTED = "How many North Koreans defected last year?"
 MERCURY = "What is the boiling point of mercury?"
@@ -366,6 +367,46 @@ def test_unknown_api_path_is_json_404(client: TestClient) -> None:
     response = client.get("/api/nope")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
+
+
+# --- Security headers --------------------------------------------------------------------------
+
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/", 200),
+        ("POST", "/", 422),
+        ("GET", "/documents/defectors.txt", 200),
+        ("GET", "/documents/nope", 404),
+        ("GET", "/docs", 200),
+        ("GET", "/openapi.json", 200),
+        ("GET", "/static/app.js", 200),
+        ("GET", "/static/nope.css", 404),
+        ("GET", "/health", 200),
+        ("GET", "/api/search?q=defectors&k=1", 200),
+        ("GET", "/api/search?k=0", 422),
+        ("POST", "/api/ask", 422),
+        ("GET", "/api/nope", 404),
+        ("DELETE", "/api/search", 405),
+    ],
+)
+def test_every_response_has_the_security_headers(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert len(response.headers.get_list("content-security-policy")) == 1
 
 
 # --- Escaping ----------------------------------------------------------------------------------

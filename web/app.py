@@ -2,7 +2,8 @@
 
 Route functions only translate HTTP to calls of `qa.engine.Engine` and back; the domain
 exceptions of `qa.errors` become HTTP statuses here and nowhere else. Routes that run the model
-are plain `def`, so FastAPI runs them in its threadpool and the event loop stays free.
+are plain `def`, so FastAPI runs them in its threadpool and the event loop stays free. The JSON
+shapes are in web/schemas.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import jinja2
 from fastapi import FastAPI, Form, Query, Request
@@ -18,10 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.answer import Answer, Passage
 from qa.engine import Engine
 from qa.errors import (
     DocumentNotFoundError,
@@ -30,10 +28,20 @@ from qa.errors import (
     QAError,
     QuestionError,
 )
+from web.schemas import (
+    ERRORS,
+    AskRequest,
+    AskResponse,
+    HealthResponse,
+    SearchResponse,
+    answer_dict,
+    document_path,
+    passage_dict,
+)
+from web.security import SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
-MAX_HISTORY = 100  # earlier questions /api/ask accepts
 CHAT_TURNS = 20  # earlier questions the no-JavaScript chat page carries and shows again
 
 # Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
@@ -50,186 +58,6 @@ def status_for(error: QAError) -> int:
         if isinstance(error, kinds):
             return status
     return 400
-
-
-def _unicode(value: str) -> str:
-    """JSON may escape lone surrogates ("\\ud800"); they are not text, so refuse them."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_unicode)]
-
-# Real (abbreviated) output over the seed document, for the OpenAPI examples.
-EXAMPLE_PASSAGE = {
-    "text": "“Every North Korean thinks at least once about living in South Korea,” Mr Ri said. "
-    "… The number of defectors overall has plummeted in recent years, from 2,700 a decade ago "
-    "to just 196 last year, …",
-    "document": "defectors.txt",
-    "path": "defectors.txt",
-    "paragraph": 5,
-    "score": 3.0098,
-    "highlight": {"start": 219, "end": 533},
-    "url": "http://127.0.0.1:8000/documents/defectors.txt?p=5#p5",
-}
-
-
-class Highlight(BaseModel):
-    start: int = Field(
-        description="Offset in `text` where the best sentence starts.", examples=[219]
-    )
-    end: int = Field(description="Offset just past its end: `text[start:end]`.", examples=[533])
-
-
-class PassageOut(BaseModel):
-    """A verbatim paragraph of a document, its source and its best sentence."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_PASSAGE]})
-
-    text: str = Field(description="The paragraph, verbatim from the document.")
-    document: str = Field(
-        description="Document id: its path relative to the documents folder.",
-        examples=["defectors.txt"],
-    )
-    path: str = Field(
-        description="The document's path relative to the documents folder (same as `document`).",
-        examples=["defectors.txt"],
-    )
-    paragraph: int = Field(
-        description="1-based number of the paragraph in the document.", examples=[5]
-    )
-    score: float = Field(
-        description="Retrieval score, higher is better; compare it only within one response.",
-        examples=[3.0098],
-    )
-    highlight: Highlight = Field(description="Span of the sentence that best matches the query.")
-    url: str = Field(
-        description="Opens the document at this paragraph, highlighted.",
-        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"],
-    )
-
-
-class SearchResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "query": "How many North Koreans defected last year?",
-                    "results": [EXAMPLE_PASSAGE],
-                }
-            ]
-        }
-    )
-
-    query: str = Field(description="The query, as sent.")
-    results: list[PassageOut] = Field(description="The best paragraphs, best first.")
-
-
-class AskRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"question": "Why did he leave?", "history": ["Who is Ri Il-kyu?"]}]
-        },
-    )
-
-    question: Text = Field(
-        description="The question in plain words (not empty; at most QA_MAX_QUESTION_CHARS).",
-        examples=["How many North Koreans defected last year?"],
-    )
-    history: list[Text] = Field(
-        default_factory=list,
-        max_length=MAX_HISTORY,
-        description="Earlier questions of the same conversation, oldest first. They let a "
-        "follow-up such as “Why did he leave?” be understood after “Who is Ri Il-kyu?”.",
-        examples=[["Who is Ri Il-kyu?"]],
-    )
-
-
-class AskResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "question": "How many North Koreans defected last year?",
-                    "answered": True,
-                    "message": None,
-                    "confidence": 0.9693,
-                    "passages": [EXAMPLE_PASSAGE],
-                },
-                {
-                    "question": "What is the boiling point of mercury?",
-                    "answered": False,
-                    "message": "The documents don't answer this.",
-                    "confidence": 0.0002,
-                    "passages": [],
-                },
-            ]
-        }
-    )
-
-    question: str = Field(
-        description="The question, with control characters and runs of spaces removed."
-    )
-    answered: bool = Field(description="Whether the passages answer the question.")
-    message: str | None = Field(
-        description="“The documents don't answer this.” when `answered` is false, else null.",
-        examples=[None, "The documents don't answer this."],
-    )
-    confidence: float = Field(
-        description="Confidence (0..1) that the first passage answers the question.",
-        examples=[0.9693],
-    )
-    passages: list[PassageOut] = Field(
-        description="Passages that answer the question, best first; when `answered` is false, "
-        "the closest passages instead."
-    )
-
-
-class HealthResponse(BaseModel):
-    status: str = Field(description="Always “ok” when the index can be used.", examples=["ok"])
-    documents: int = Field(description="Indexed documents.", examples=[1])
-    paragraphs: int = Field(description="Indexed paragraphs.", examples=[6])
-    model: str = Field(description="Embedding model of the index.", examples=["all-MiniLM-L6-v2"])
-    index_version: str = Field(
-        description="Version of the index in use.", examples=["20261127T221249-a24579"]
-    )
-    index_built_at: str = Field(
-        description="When that version was built (ISO 8601).",
-        examples=["2026-11-27T22:12:49+00:00"],
-    )
-
-
-class ErrorResponse(BaseModel):
-    detail: str = Field(
-        description="What is wrong, readable.",
-        examples=["k: Input should be less than or equal to 50"],
-    )
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorResponse, "description": "The request is invalid (the message says why)."},
-    503: {"model": ErrorResponse, "description": "There is no usable index yet."},
-}
-
-
-def document_path(doc_id: str, paragraph: int | None = None) -> str:
-    """Site path of a document's page, at `paragraph` if given (ids are quoted: 'a b.md')."""
-    path = f"/documents/{quote(doc_id, safe='/')}"
-    return path if paragraph is None else f"{path}?p={paragraph}#p{paragraph}"
-
-
-def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
-    """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute)."""
-    return {**passage.as_dict(), "url": base + document_path(passage.document, passage.paragraph)}
-
-
-def answer_dict(answer: Answer, base: str = "") -> dict[str, Any]:
-    """Answer.as_dict() with a `url` on each passage."""
-    return {**answer.as_dict(), "passages": [passage_dict(p, base) for p in answer.passages]}
 
 
 def readable(errors: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
@@ -271,6 +99,7 @@ def create_app(engine: Engine) -> FastAPI:
         docs_url=None,  # /docs is rendered here without JavaScript or a CDN (see api_docs)
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     pages = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
