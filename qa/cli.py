@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", "serve the web chat and JSON API", docs=True)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument(
+        "--watch", action="store_true", help="index changes in the documents folder as they happen"
+    )
     return parser
 
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         from web.server import serve
 
-        serve(_engine(settings, build_if_missing=True))
+        serve(_engine(settings, build_if_missing=True), watch=args.watch)
     return 0
 
 

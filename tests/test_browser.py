@@ -1,38 +1,32 @@
 """The chat in a real browser: Debian's Chromium driven by Playwright, against the real app.
 
-The app runs under uvicorn in a background thread with a strict Content-Security-Policy added
-(scripts and styles from the site only), so any inline script or style would show up here as a
-console error, and every test fails on console errors.
+The app runs under uvicorn in a background thread with its own security headers, among them a
+strict Content-Security-Policy (scripts and styles from the site only), so any inline script or
+style would show up here as a console error, and every test fails on console errors.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from qa.answer import NO_ANSWER
 from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
+from tests.test_live import serve_in_thread
 from web.app import create_app
+from web.security import CSP
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 DEFECTED = "How many North Koreans defected last year?"
@@ -43,41 +37,11 @@ WHY = "Why did he leave?"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
 
-def with_csp(app):
-    """The ASGI app with a strict Content-Security-Policy header on every response."""
-
-    async def wrapped(scope, receive, send):
-        async def send_with_csp(message):
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"content-security-policy", CSP.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await app(scope, receive, send_with_csp)
-
-    return wrapped
-
-
 @pytest.fixture(scope="module")
 def server(seed_settings: Settings, embedder: Embedder) -> Iterator[str]:
-    """Base URL of the app served by uvicorn on a free loopback port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = with_csp(create_app(Engine(seed_settings, embedder)))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    uvi = uvicorn.Server(config)
-    thread = threading.Thread(target=uvi.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvi.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uvi.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    """Base URL of the real app, served by uvicorn on a free loopback port."""
+    with serve_in_thread(create_app(Engine(seed_settings, embedder))) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +71,8 @@ class Tab:
             self.problems.append(f"console {message.type}: {message.text}")
 
     def open(self, path: str = "/") -> Page:
-        self.page.goto(self.base + path)
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.headers["content-security-policy"] == CSP
         return self.page
 
     def ask(self, question: str) -> None:
@@ -190,6 +155,20 @@ def test_a_question_the_documents_cannot_answer_gets_the_fixed_reply(tab: Tab) -
     closest.locator("summary").click()
     expect(closest.locator("figure.quote").first).to_be_visible()
     assert tab.problems == []
+
+
+def test_the_content_security_policy_is_enforced_and_reported(tab: Tab) -> None:
+    """An inline script is refused, and the refusal is a console error the tests would see."""
+    page = tab.open()
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.inlineRan = true";
+            document.body.append(script);
+        }"""
+    )
+    assert page.evaluate("window.inlineRan") is None
+    assert len(tab.problems) == 1 and "Content Security Policy" in tab.problems[0]
 
 
 def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:

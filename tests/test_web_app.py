@@ -397,6 +397,7 @@ SECURITY_HEADERS = {
         ("GET", "/api/search?k=0", 422),
         ("POST", "/api/ask", 422),
         ("GET", "/api/nope", 404),
+        ("POST", "/api/index", 403),
         ("DELETE", "/api/search", 405),
     ],
 )
@@ -514,9 +515,12 @@ def test_form_post_keeps_only_the_recent_history(client: TestClient) -> None:
 
 def test_openapi_schema_documents_fields_and_examples(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/api/search", "/api/ask", "/health"} <= set(spec["paths"])
+    assert {"/api/search", "/api/ask", "/health", "/api/index"} <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    for name in ["PassageOut", "SearchResponse", "AskRequest", "AskResponse", "HealthResponse"]:
+    for name in [
+        "PassageOut", "SearchResponse", "AskRequest", "AskResponse", "HealthResponse",
+        "IndexStatus",
+    ]:  # fmt: skip
         assert schemas[name]["properties"], name
         for field, definition in schemas[name]["properties"].items():
             assert definition.get("description"), f"{name}.{field} has no description"
@@ -527,6 +531,22 @@ def test_openapi_schema_documents_fields_and_examples(client: TestClient) -> Non
     assert (params["k"]["schema"]["minimum"], params["k"]["schema"]["maximum"]) == (1, 50)
     ask_errors = spec["paths"]["/api/ask"]["post"]["responses"]["422"]["content"]
     assert ask_errors["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    # The rebuild endpoints: bearer token, response model, every refusal documented.
+    assert spec["components"]["securitySchemes"]["AdminToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The value of QA_ADMIN_TOKEN: `Authorization: Bearer <QA_ADMIN_TOKEN>`.",
+    }
+    rebuild = spec["paths"]["/api/index"]
+    assert set(rebuild) == {"get", "post"}
+    assert set(rebuild["post"]["responses"]) == {"202", "401", "403", "409"}
+    assert set(rebuild["get"]["responses"]) == {"200", "401", "403"}
+    for operation, ok in [(rebuild["post"], "202"), (rebuild["get"], "200")]:
+        assert operation["security"] == [{"AdminToken": []}]
+        schema = operation["responses"][ok]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith("/IndexStatus")
+    state = schemas["IndexStatus"]["properties"]["state"]
+    assert state["enum"] == ["idle", "running", "failed"]
 
 
 def test_docs_page_renders_the_reference_without_javascript(client: TestClient) -> None:
@@ -534,7 +554,17 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     assert response.status_code == 200
     page = soup(response)
     headings = [h.get_text() for h in page.select("h2 code")]
-    assert headings == ["GET /api/search", "POST /api/ask", "GET /health"]
+    assert headings == [
+        "GET /api/search", "POST /api/ask", "GET /health", "GET /api/index", "POST /api/index",
+    ]  # fmt: skip
+    needs_token = [
+        s.select_one("h2 code").get_text()
+        for s in page.select("section[id]")
+        if "Authorization: Bearer <QA_ADMIN_TOKEN>" in s.get_text()
+    ]
+    assert needs_token == ["GET /api/index", "POST /api/index"]
+    state = page.select_one("#schema-IndexStatus dt:-soup-contains('state')").get_text()
+    assert '"idle" | "running" | "failed"' in state
     assert page.select_one("#schema-PassageOut") is not None
     example = json.loads(page.select_one("#schema-SearchResponse pre").get_text())
     assert example["results"][0]["paragraph"] == 5

@@ -1,19 +1,22 @@
 """The FastAPI app: the chat page, the document views and the JSON API.
 
-Route functions only translate HTTP to calls of `qa.engine.Engine` and back; the domain
-exceptions of `qa.errors` become HTTP statuses here and nowhere else. Routes that run the model
-are plain `def`, so FastAPI runs them in its threadpool and the event loop stays free. The JSON
-shapes are in web/schemas.py.
+Route functions only translate HTTP to calls of the core (`qa.engine.Engine`,
+`qa.rebuilder.Rebuilder`) and back; the domain exceptions of `qa.errors` become HTTP statuses
+here and nowhere else. Routes that run the model are plain `def`, so FastAPI runs them in its
+threadpool and the event loop stays free. The JSON shapes are in web/schemas.py.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,22 +26,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from qa.engine import Engine
 from qa.errors import (
     DocumentNotFoundError,
+    IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
     QAError,
     QuestionError,
 )
+from qa.rebuilder import Rebuilder
 from web.schemas import (
+    ADMIN_ERRORS,
     ERRORS,
     AskRequest,
     AskResponse,
+    ErrorResponse,
     HealthResponse,
+    IndexStatus,
     SearchResponse,
     answer_dict,
     document_path,
     passage_dict,
 )
-from web.security import SecurityHeaders
+from web.security import SecurityHeaders, admin_only
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
@@ -48,6 +56,7 @@ CHAT_TURNS = 20  # earlier questions the no-JavaScript chat page carries and sho
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (QuestionError, 422),
     (DocumentNotFoundError, 404),
+    (IndexBusyError, 409),
     ((IndexMissingError, IndexCorruptError), 503),
 )
 
@@ -88,8 +97,22 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """The web app over `engine`: chat at /, documents at /documents, JSON under /api."""
+def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool = False) -> FastAPI:
+    """The web app over `engine`: chat at /, documents at /documents, JSON under /api.
+
+    While the app runs (its lifespan), `rebuilder` (one over `engine` if None) keeps it on the
+    newest index version, and with `watch` rebuilds when the documents folder changes.
+    """
+    rebuilder = rebuilder or Rebuilder(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rebuilder.run_in_background(watch_docs=watch)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(rebuilder.stop)
+
     app = FastAPI(
         title="Ask the documents",
         version="1",
@@ -98,10 +121,14 @@ def create_app(engine: Engine) -> FastAPI:
         "“The documents don't answer this.”; nothing is generated.",
         docs_url=None,  # /docs is rendered here without JavaScript or a CDN (see api_docs)
         redoc_url=None,
+        lifespan=lifespan,
     )
+    app.state.engine = engine
+    app.state.rebuilder = rebuilder
     app.add_middleware(SecurityHeaders)
     pages = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    admin = [Depends(admin_only(engine.settings))]
 
     def render(
         request: Request, name: str, context: dict[str, Any], status: int = 200, footer: bool = True
@@ -158,6 +185,38 @@ def create_app(engine: Engine) -> FastAPI:
     def health() -> dict[str, Any]:
         """Whether the index can be used, its size and version."""
         return engine.health()
+
+    @app.post(
+        "/api/index",
+        status_code=202,
+        response_model=IndexStatus,
+        responses={
+            **ADMIN_ERRORS,
+            409: {"model": ErrorResponse, "description": "A rebuild is already running."},
+        },
+        dependencies=admin,
+        tags=["admin"],
+        summary="Rebuild the index in the background",
+    )
+    def api_rebuild() -> dict[str, Any]:
+        """Start an incremental rebuild from the documents folder (only new or changed
+        paragraphs are embedded) and return at once. The server keeps answering from the
+        current index and switches to the new one when it is complete; follow the build with
+        `GET /api/index`. Needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
+        return rebuilder.launch().as_dict()
+
+    @app.get(
+        "/api/index",
+        response_model=IndexStatus,
+        responses=ADMIN_ERRORS,
+        dependencies=admin,
+        tags=["admin"],
+        summary="State of the background rebuild",
+    )
+    def api_rebuild_status() -> dict[str, Any]:
+        """Whether a rebuild runs, what the last one did (or why it failed), and the index
+        version in use. Needs `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
+        return rebuilder.status.as_dict()
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

@@ -5,7 +5,7 @@ They document the API in the OpenAPI schema (and so on /docs); the app in web/ap
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -176,6 +176,68 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "The request is invalid (the message says why)."},
     503: {"model": ErrorResponse, "description": "There is no usable index yet."},
+}
+
+
+class IndexStatus(BaseModel):
+    """The state of the background index build, and the index version in use."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "state": "idle",
+                    "job": "3f9c1a7be042",
+                    "started": "2026-11-27T22:30:01+00:00",
+                    "finished": "2026-11-27T22:30:03+00:00",
+                    "summary": "1 documents added, 0 changed, 0 removed, 1 unchanged; embedded 4 "
+                    "paragraphs (21 texts, 1.2 s); index now 10 paragraphs in 2 documents",
+                    "error": None,
+                    "version": "20261127T223003-5be1d2",
+                }
+            ]
+        }
+    )
+
+    state: Literal["idle", "running", "failed"] = Field(
+        description="“running” while a build runs; “idle” after one succeeded (or before any); "
+        "“failed” after one failed (the previous index keeps serving).",
+        examples=["running"],
+    )
+    job: str | None = Field(
+        description="Id of the last (or running) build; null before any.", examples=["3f9c1a7be042"]
+    )
+    started: str | None = Field(
+        description="When that build started (ISO 8601).", examples=["2026-11-27T22:30:01+00:00"]
+    )
+    finished: str | None = Field(
+        description="When it ended (ISO 8601); null while it runs.",
+        examples=["2026-11-27T22:30:03+00:00"],
+    )
+    summary: str | None = Field(
+        description="What the build did (documents added, changed, removed; texts embedded).",
+        examples=["1 documents added, 0 changed, 0 removed, 1 unchanged; …"],
+    )
+    error: str | None = Field(
+        description="Why the build failed; null unless `state` is “failed”.",
+        examples=["no readable documents in docs (supported: .txt .md .html .htm .pdf); …"],
+    )
+    version: str | None = Field(
+        description="Version of the index in use now (it changes when a build is swapped in, "
+        "including one made by `qa index` from another terminal).",
+        examples=["20261127T223003-5be1d2"],
+    )
+
+
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorResponse,
+        "description": "The header `Authorization: Bearer <QA_ADMIN_TOKEN>` is missing or wrong.",
+    },
+    403: {
+        "model": ErrorResponse,
+        "description": "The index endpoints are disabled: QA_ADMIN_TOKEN is not set.",
+    },
 }
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from qa.engine import Engine
 from web.app import create_app
@@ -13,8 +17,19 @@ def url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(engine: Engine) -> None:
-    """Serve the chat and the JSON API until interrupted (default http://127.0.0.1:8000)."""
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the core's messages (index swaps, rebuilds) in the same format."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["qa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def serve(engine: Engine, watch: bool = False) -> None:
+    """Serve the chat and the JSON API until interrupted (default http://127.0.0.1:8000).
+
+    While it runs, a new index version (from `POST /api/index` or a `qa index` elsewhere) is
+    picked up without a restart; with `watch`, changes in the documents folder are indexed.
+    """
     settings = engine.settings
     health = engine.health()  # loads the index now: a missing or broken one fails before binding
     documents = f"{health['documents']} document{'' if health['documents'] == 1 else 's'}"
@@ -23,4 +38,9 @@ def serve(engine: Engine) -> None:
         f"at {url(settings.host, settings.port)}  (Ctrl-C to stop)",
         flush=True,
     )
-    uvicorn.run(create_app(engine), host=settings.host, port=settings.port, log_level="info")
+    if watch:
+        print(f"Watching {settings.docs} for changes: they are indexed as they happen", flush=True)
+    app = create_app(engine, watch=watch)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="info", log_config=log_config()
+    )
