@@ -7,6 +7,7 @@ style would show up here as a console error, and every test fails on console err
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +175,13 @@ def test_the_content_security_policy_is_enforced_and_reported(tab: Tab) -> None:
 def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
     page = tab.open()
     tab.ask(WHO)
+    # The turn is kept in the form as the page without JavaScript would keep it.
+    fields = page.locator("form#ask input[type=hidden][name=turn]")
+    expect(fields).to_have_count(1)
+    turn = json.loads(fields.first.get_attribute("value"))
+    assert (turn["q"], turn["a"]) == (WHO, True)
+    assert turn["p"][0][:2] == ["defectors.txt", 1]
+    assert len(turn["p"]) == last_turn(page).locator("figure.quote").count()
     with page.expect_request("**/api/ask") as request:
         tab.ask(WHY)
     assert request.value.post_data_json == {"question": WHY, "history": [WHO]}

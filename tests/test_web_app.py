@@ -202,12 +202,42 @@ def test_ask_malformed_json_is_422(client: TestClient, raw: bytes, message: str)
     assert message in response.json()["detail"]
 
 
+# Hidden turn fields of the no-JavaScript chat: any text, or references in range and out of it.
+TURN_FIELDS = st.one_of(
+    st.text(max_size=30),
+    st.builds(
+        json.dumps,
+        st.fixed_dictionaries(
+            {
+                "q": st.text(max_size=20),
+                "a": st.booleans(),
+                "p": st.lists(
+                    st.tuples(
+                        st.sampled_from(["defectors.txt", "nope.txt", ""]),
+                        st.integers(-1, 8),
+                        st.integers(-5, 900),
+                        st.integers(-5, 900),
+                    ),
+                    max_size=3,
+                ),
+            }
+        ),
+    ),
+)
+
+
 @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(question=st.text(max_size=60), history=st.lists(st.text(max_size=30), max_size=3))
-def test_no_user_input_gives_a_500(client: TestClient, question: str, history: list[str]) -> None:
+@given(
+    question=st.text(max_size=60),
+    history=st.lists(st.text(max_size=30), max_size=3),
+    turns=st.lists(TURN_FIELDS, max_size=3),
+)
+def test_no_user_input_gives_a_500(
+    client: TestClient, question: str, history: list[str], turns: list[str]
+) -> None:
     asked = client.post("/api/ask", json={"question": question, "history": history})
     searched = client.get("/api/search", params={"q": question, "k": 3})
-    posted = client.post("/", data={"question": question, "history": history})
+    posted = client.post("/", data={"question": question, "turn": turns})
     assert asked.status_code in (200, 422)
     assert searched.status_code in (200, 422)
     assert posted.status_code in (200, 422)
@@ -446,8 +476,30 @@ def test_api_returns_markup_as_plain_json_text(tiny: TestClient) -> None:
 # --- The chat without JavaScript ---------------------------------------------------------------
 
 
-def history_fields(page: BeautifulSoup) -> list[str]:
-    return [i["value"] for i in page.select("form#ask input[type=hidden][name=history]")]
+def turn_fields(page: BeautifulSoup) -> list[str]:
+    """The hidden fields that carry the earlier turns, raw."""
+    return [i["value"] for i in page.select("form#ask input[type=hidden][name=turn]")]
+
+
+def turn_refs(page: BeautifulSoup) -> list[dict]:
+    return [json.loads(value) for value in turn_fields(page)]
+
+
+def ref(question: str, answered: bool = True, passages: list | None = None) -> str:
+    """A hidden turn field as a page would carry it: passages are [document, n, start, end]."""
+    return json.dumps({"q": question, "a": answered, "p": passages or []})
+
+
+def card_refs(turn) -> list[list]:
+    """[document, paragraph, start, end] of the cards of a rendered turn."""
+    refs = []
+    for card in turn.select("figure.quote"):
+        document, number = card.select_one("a.source").get_text(strip=True).rsplit(" ¶", 1)
+        text = card.select_one("blockquote").get_text()
+        start = len(card.select_one("blockquote mark").previous_sibling or "")
+        refs.append([document, int(number), start, start + len(marked(card))])
+        assert text[start : start + len(marked(card))] == marked(card)
+    return refs
 
 
 def test_form_post_renders_the_answer(client: TestClient) -> None:
@@ -464,23 +516,98 @@ def test_form_post_renders_the_answer(client: TestClient) -> None:
     assert cards[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=5#p5"
     assert cards[0].select_one("button.copy").has_attr("hidden")  # needs JavaScript
     assert re.fullmatch(r"score -?\d+\.\d\d", cards[0].select_one(".score").get_text())
-    assert history_fields(page) == [DEFECTED]
+    # The turn travels on as references only: question, answered flag, passage positions.
+    assert turn_refs(page) == [{"q": DEFECTED, "a": True, "p": card_refs(turns[0])}]
     assert page.select_one("textarea").get_text() == ""
 
 
-def test_form_post_with_history_keeps_the_conversation(client: TestClient) -> None:
-    response = client.post("/", data={"question": WHY, "history": [WHO]})
+def test_form_post_carries_the_conversation_as_references(client: TestClient) -> None:
+    first = soup(client.post("/", data={"question": WHO}))
+    response = client.post("/", data={"question": WHY, "turn": turn_fields(first)})
     assert response.status_code == 200
     page = soup(response)
     turns = page.select("#conversation > li.turn")
     questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
     assert questions == [f"You asked {WHO}", f"You asked {WHY}"]
-    assert history_fields(page) == [WHO, WHY]
+    # The earlier turn is shown again exactly as it was (bar the score, which is not carried).
+    before = first.select_one("#latest")
+    assert card_refs(turns[0]) == card_refs(before)
+    assert [b.get_text() for b in turns[0].select("blockquote")] == [
+        b.get_text() for b in before.select("blockquote")
+    ]
+    assert turns[0].select(".score") == []
+    assert [r["q"] for r in turn_refs(page)] == [WHO, WHY]
+    assert turn_refs(page)[0] == turn_refs(first)[0]
     follow_up = turns[1]
-    assert NO_ANSWER not in follow_up.get_text()  # understood thanks to the history
+    assert NO_ANSWER not in follow_up.get_text()  # understood thanks to the earlier question
     assert follow_up.select_one("a.source").get_text(strip=True) == "defectors.txt ¶1"
     alone = soup(client.post("/", data={"question": WHY}))
     assert alone.select_one(".no-answer").get_text() == NO_ANSWER
+
+
+def test_form_post_runs_the_model_once_whatever_the_conversation(
+    client: TestClient, embedder: Embedder
+) -> None:
+    page = soup(client.post("/", data={"question": WHO}))
+    for question in [DEFECTED, MERCURY, WHY]:
+        before = embedder.texts_embedded
+        page = soup(client.post("/", data={"question": question, "turn": turn_fields(page)}))
+        assert embedder.texts_embedded - before == 1, question  # the new question only
+    assert len(page.select("#conversation > li.turn")) == 4
+
+
+def test_earlier_turns_are_quoted_from_the_index_never_from_the_form(
+    client: TestClient, seed_engine: Engine
+) -> None:
+    """A reference can only point at a real paragraph; a span must lie inside it."""
+    third = seed_engine.document("defectors.txt")[2].text
+    size = len(third)
+    passages = [
+        ["defectors.txt", 3, 4, 20],  # valid: shown, verbatim
+        ["defectors.txt", 99, 0, 5],  # no such paragraph
+        ["defectors.txt", 0, 0, 5],
+        ["defectors.txt", 3, 5, 5],  # empty span
+        ["defectors.txt", 3, 9, 4],  # reversed
+        ["defectors.txt", 3, -1, 4],
+        ["defectors.txt", 3, 0, size + 1],  # past the end
+        ["nope.txt", 1, 0, 5],  # no such document
+        ["../../etc/passwd", 1, 0, 5],
+        ["defectors.txt", 3, 0, size],  # valid: the whole paragraph marked
+    ]
+    fields = [
+        ref("Who <b>defected</b>?", True, passages),
+        "not json",
+        ref("", True, [["defectors.txt", 3, 0, 5]]),  # no question: the turn is dropped
+        json.dumps({"q": "extra", "a": True, "p": [], "text": "injected words"}),
+        json.dumps({"q": "five", "a": True, "p": [["defectors.txt", 3, 0, 5, "injected"]]}),
+        json.dumps({"q": "typed", "a": "maybe", "p": []}),
+        ref("gone", True, [["defectors.txt", 42, 0, 5]]),
+        ref("unanswered", False, [["defectors.txt", 2, 0, 3]]),
+    ]
+    response = client.post("/", data={"question": DEFECTED, "turn": fields})
+    assert response.status_code == 200
+    assert "injected" not in response.text and "<b>defected</b>" not in response.text
+    page = soup(response)
+    turns = page.select("#conversation > li.turn")
+    questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
+    assert questions == [
+        "You asked Who <b>defected</b>?",
+        "You asked gone",
+        "You asked unanswered",
+        f"You asked {DEFECTED}",
+    ]
+    kept = turns[0].select("figure.quote")
+    assert card_refs(turns[0]) == [["defectors.txt", 3, 4, 20], ["defectors.txt", 3, 0, size]]
+    assert [c.select_one("blockquote").get_text() for c in kept] == [third, third]
+    assert marked(kept[0]) == third[4:20]
+    assert kept[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=3#p3"
+    gone = turns[1].select_one(".no-answer").get_text()
+    assert gone == "The quoted passages are no longer in the index."
+    assert turns[2].select_one(".no-answer").get_text() == NO_ANSWER
+    assert turns[2].select_one("details.closest a.source").get_text() == "defectors.txt ¶2"
+    # What travels on is what was shown: the invalid parts are gone for good.
+    assert turn_refs(page)[0]["p"] == card_refs(turns[0])
+    assert len(turn_refs(page)) == 4
 
 
 def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClient) -> None:
@@ -492,21 +619,26 @@ def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClie
     assert details.select_one("summary").get_text() == "Closest passages"
     assert len(details.select("figure.quote")) >= 1
     assert reply.select(":scope > figure.quote") == []
+    assert turn_refs(page)[0]["a"] is False
 
 
 def test_form_post_of_an_empty_question_keeps_the_conversation(client: TestClient) -> None:
-    response = client.post("/", data={"question": "   ", "history": [WHO]})
+    earlier = ref(WHO, True, [["defectors.txt", 1, 0, 10]])
+    response = client.post("/", data={"question": "   ", "turn": [earlier]})
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#status").get_text() == "the question is empty"
     assert len(page.select("#conversation > li.turn")) == 1
-    assert history_fields(page) == [WHO]
+    assert turn_refs(page) == [json.loads(earlier)]
 
 
-def test_form_post_keeps_only_the_recent_history(client: TestClient) -> None:
-    earlier = [f"question number {n} about defectors" for n in range(30)]
-    page = soup(client.post("/", data={"question": DEFECTED, "history": earlier}))
-    assert history_fields(page) == [*earlier[-20:], DEFECTED]
+def test_form_post_keeps_only_the_recent_turns(client: TestClient) -> None:
+    earlier = [ref(f"question number {n} about defectors", False) for n in range(30)]
+    page = soup(client.post("/", data={"question": DEFECTED, "turn": earlier}))
+    assert [r["q"] for r in turn_refs(page)] == [
+        *[f"question number {n} about defectors" for n in range(10, 30)],
+        DEFECTED,
+    ]
     assert len(page.select("#conversation > li.turn")) == 21
 
 

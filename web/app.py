@@ -33,6 +33,7 @@ from qa.errors import (
     QuestionError,
 )
 from qa.rebuilder import Rebuilder
+from web import chat as no_js_chat
 from web.schemas import (
     ADMIN_ERRORS,
     ERRORS,
@@ -50,7 +51,6 @@ from web.security import SecurityHeaders, admin_only
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
-CHAT_TURNS = 20  # earlier questions the no-JavaScript chat page carries and shows again
 
 # Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
@@ -226,29 +226,17 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def chat(request: Request) -> HTMLResponse:
-        return render(request, "chat.html", {"turns": [], "history": [], "draft": "", "error": ""})
+        return render(request, "chat.html", {"turns": [], "draft": "", "error": ""})
 
     @app.post("/", response_class=HTMLResponse, include_in_schema=False)
     def chat_post(
         request: Request,
         question: Annotated[str, Form()] = "",
-        history: Annotated[list[str] | None, Form()] = None,
+        turn: Annotated[list[str] | None, Form()] = None,
     ) -> HTMLResponse:
-        """The chat without JavaScript: earlier questions come back as hidden fields."""
-        earlier = (history or [])[-CHAT_TURNS:]
-        turns = [answer_dict(engine.ask(q, earlier[:i])) for i, q in enumerate(earlier)]
-        try:
-            answer = engine.ask(question, earlier)
-        except QuestionError as e:
-            context = {"turns": turns, "history": earlier, "draft": question, "error": str(e)}
-            return render(request, "chat.html", context, status=422)
-        context = {
-            "turns": [*turns, answer_dict(answer)],
-            "history": [*earlier, answer.question],
-            "draft": "",
-            "error": "",
-        }
-        return render(request, "chat.html", context)
+        """The chat without JavaScript: earlier turns come back as hidden references."""
+        context, status = no_js_chat.converse(engine, question, turn or [])
+        return render(request, "chat.html", context, status=status)
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents(request: Request) -> HTMLResponse:

@@ -99,7 +99,30 @@
   });
 
   if (!form || !conversation || !box) return;
-  const history = Array.from(form.querySelectorAll('input[name="history"]'), (input) => input.value);
+
+  // Earlier turns travel in hidden fields as references (see templates/chat.html): the same
+  // fields a post without JavaScript would send, so both ways keep one conversation.
+  function earlierQuestion(input) {
+    try {
+      return JSON.parse(input.value).q;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function reference(answer) {
+    const passages = answer.passages.map((p) => [
+      p.document,
+      p.paragraph,
+      p.highlight.start,
+      p.highlight.end,
+    ]);
+    return JSON.stringify({ q: answer.question, a: answer.answered, p: passages });
+  }
+
+  const history = Array.from(form.querySelectorAll('input[name="turn"]'), earlierQuestion).filter(
+    (q) => typeof q === "string",
+  );
   const send = form.querySelector('button[type="submit"]');
   let busy = false;
 
@@ -132,8 +155,8 @@
       history.push(data.question);
       const hidden = el("input");
       hidden.type = "hidden";
-      hidden.name = "history";
-      hidden.value = data.question;
+      hidden.name = "turn";
+      hidden.value = reference(data);
       form.querySelector("label").before(hidden); // after the earlier ones, in order
       document.getElementById("intro")?.remove();
       box.value = "";
