@@ -155,17 +155,17 @@ def test_a_rebuild_over_http_makes_a_new_document_searchable(
     old = client.get("/health").json()["index_version"]
     assert "zebras.txt" not in documents_found(client, ZEBRA_QUERY)
     (engine.settings.docs / "zebras.txt").write_text(ZEBRAS, "utf-8")
-    response = client.post("/api/index", headers=bearer(TOKEN, scheme="bearer"))
-    assert response.status_code == 202
+    with engine._reload_lock:  # the build cannot swap in (and end) before this block is done
+        response = client.post("/api/index", headers=bearer(TOKEN, scheme="bearer"))
+        assert response.status_code == 202
+        assert guarded_state(client) == "running"
     started = response.json()
     assert set(started) == {
         "state", "job", "started", "finished", "summary", "error", "version",
     }  # fmt: skip
     assert (started["state"], started["finished"], started["version"]) == ("running", None, old)
     assert len(started["job"]) == 12
-    assert until(
-        lambda: client.get("/api/index", headers=bearer(TOKEN)).json()["state"] != "running"
-    )
+    assert until(lambda: guarded_state(client) != "running")
     status = client.get("/api/index", headers=bearer(TOKEN)).json()
     assert (status["state"], status["job"], status["error"]) == ("idle", started["job"], None)
     assert status["summary"].startswith("1 documents added, 0 changed, 0 removed, 2 unchanged")
@@ -179,9 +179,10 @@ def test_a_rebuild_over_http_makes_a_new_document_searchable(
     assert "3 documents, 5 paragraphs" in footer.get_text(" ", strip=True)
 
 
-def test_a_second_rebuild_while_one_runs_is_409(client: TestClient) -> None:
-    first = client.post("/api/index", headers=bearer(TOKEN))
-    second = client.post("/api/index", headers=bearer(TOKEN))
+def test_a_second_rebuild_while_one_runs_is_409(client: TestClient, engine: Engine) -> None:
+    with engine._reload_lock:  # the first build cannot end meanwhile
+        first = client.post("/api/index", headers=bearer(TOKEN))
+        second = client.post("/api/index", headers=bearer(TOKEN))
     assert (first.status_code, second.status_code) == (202, 409)
     assert second.json() == {"detail": f"a rebuild is already running (job {first.json()['job']})"}
     assert client.app.state.rebuilder.wait().job == first.json()["job"]

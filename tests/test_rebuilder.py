@@ -57,8 +57,9 @@ def test_a_background_build_indexes_a_new_document_and_swaps(
     before = engine.index.version
     assert rebuilder.status.state == "idle" and rebuilder.status.version == before
     (engine.settings.docs / "zebras.txt").write_text(ZEBRAS, "utf-8")
-    job = rebuilder.start()
-    running = rebuilder.status
+    with engine._reload_lock:  # the build cannot swap in (and end) before this block is done
+        job = rebuilder.start()
+        running = rebuilder.status
     assert (running.state, running.job, running.finished) == ("running", job, None)
     assert running.version == before  # still serving the old version meanwhile
     done = rebuilder.wait()
@@ -70,9 +71,10 @@ def test_a_background_build_indexes_a_new_document_and_swaps(
 
 
 def test_only_one_build_runs_at_a_time(engine: Engine, rebuilder: Rebuilder) -> None:
-    job = rebuilder.start()
-    with pytest.raises(IndexBusyError, match=f"already running \\(job {job}\\)"):
-        rebuilder.start()
+    with engine._reload_lock:  # the first build cannot end meanwhile
+        job = rebuilder.start()
+        with pytest.raises(IndexBusyError, match=f"already running \\(job {job}\\)"):
+            rebuilder.start()
     assert rebuilder.wait().job == job
 
 
@@ -99,8 +101,9 @@ def test_a_change_during_a_build_is_built_right_after_it(
 
 def test_request_when_idle_starts_a_build(engine: Engine, rebuilder: Rebuilder) -> None:
     (engine.settings.docs / "owls.txt").write_text(OWLS, "utf-8")
-    rebuilder.request()
-    assert rebuilder.status.state == "running"
+    with engine._reload_lock:
+        rebuilder.request()
+        assert rebuilder.status.state == "running"
     assert rebuilder.wait().state == "idle"
     assert found(engine, "owls.txt", "owls hunting at night")
 
