@@ -19,7 +19,7 @@ import numpy as np
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMissingError, NoDocumentsError
-from qa.lexical import Lexical
+from qa.lexical import Lexical, bigrams, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, flat_index
 from qa.units import split_units, text_hash
@@ -106,11 +106,19 @@ def build(
             )
         plan.paragraphs = len(paragraphs)
 
+        if previous and not (plan.added or plan.changed or plan.removed):
+            plan.version = previous.version  # nothing to do: no new version, no swap
+            plan.seconds = time.perf_counter() - started
+            return plan
+
         passage_cache = previous.vectors("passages") if previous else {}
         sentence_cache = previous.vectors("sentences") if previous else {}
+        units_cache = previous.units() if previous else {}  # unchanged text: no re-tokenizing
         passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
         for row, p in enumerate(paragraphs):
-            units = split_units(p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
+            units = units_cache.get(text_hash(p.text)) or split_units(
+                p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens
+            )
             new_passage = False
             for s, e in units.passages:
                 h = text_hash(p.text[s:e])
@@ -152,13 +160,26 @@ def build(
             paragraphs=paragraphs,
             passages=flat_index(passage_vectors.reshape(-1, d), d),
             passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
+            passage_span=np.array([s for _, s, _ in passage_rows], dtype=np.int32).reshape(-1, 2),
             passage_hash=[h for _, _, h in passage_rows],
             sentences=flat_index(sentence_vectors.reshape(-1, d), d),
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=[h for _, _, h in sentence_rows],
-            lexical=Lexical.build([p.text for p in paragraphs]),
+            **lexical_indexes(paragraphs, sentence_rows),
         )
         store.publish(index)
         plan.seconds = time.perf_counter() - started
         return plan
+
+
+def lexical_indexes(paragraphs: list[Paragraph], sentence_rows: list) -> dict[str, Lexical]:
+    """The BM25 indexes of a version, built from the stored text (cheap: no model involved)."""
+    paragraph_terms = [terms(p.text) for p in paragraphs]
+    return {
+        "lexical": Lexical.build(paragraph_terms),
+        "sentence_lexical": Lexical.build(
+            [terms(paragraphs[row].text[s:e]) for row, (s, e), _ in sentence_rows]
+        ),
+        "bigram_lexical": Lexical.build([bigrams(t) for t in paragraph_terms]),
+    }

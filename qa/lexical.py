@@ -1,4 +1,4 @@
-"""Lexical side: stemmed terms and a BM25 index over paragraphs (bm25s)."""
+"""Lexical side: stemmed terms and BM25 indexes (bm25s) over paragraphs or sentences."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bm25s.stopwords import STOPWORDS_EN
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
+_EMPTY = "\x00"  # bm25s needs a token in every text; this one matches no query
 
 
 @lru_cache(maxsize=65536)
@@ -26,41 +27,53 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
 
 
+def bigrams(words: list[str]) -> list[str]:
+    """Adjacent pairs of terms: phrase evidence ("prison camp" rather than "prison", "camp")."""
+    return [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
 class Lexical:
-    """BM25 over a list of texts; scores for every text at once."""
+    """BM25 over a list of token lists; scores and term matches for every text at once."""
 
     def __init__(self, bm25: bm25s.BM25, size: int) -> None:
         self._bm25 = bm25
         self.size = size
+        self._indptr = bm25.scores["indptr"]
+        self._indices = bm25.scores["indices"]
 
     @classmethod
-    def build(cls, texts: list[str]) -> Lexical:
+    def build(cls, token_lists: list[list[str]]) -> Lexical:
         bm25 = bm25s.BM25()
-        # An empty token list breaks bm25s; a placeholder term matches no query.
-        corpus = [terms(t) or ["\x00"] for t in texts]
-        bm25.index(corpus, show_progress=False)
-        return cls(bm25, len(texts))
+        bm25.index([tokens or [_EMPTY] for tokens in token_lists], show_progress=False)
+        return cls(bm25, len(token_lists))
 
     def save(self, folder: Path) -> None:
         self._bm25.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path, size: int) -> Lexical:
-        bm25 = bm25s.BM25.load(str(folder), show_progress=False)
-        return cls(bm25, size)
+        return cls(bm25s.BM25.load(str(folder), show_progress=False), size)
 
-    def scores(self, query_terms: list[str]) -> np.ndarray:
-        """BM25 score of every text for the query terms (zeros when none is known)."""
-        known = [t for t in query_terms if t in self._bm25.vocab_dict]
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every text for the query tokens (zeros when none is known)."""
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
         if not known or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term (0 for unknown terms)."""
-        tid = self._bm25.vocab_dict.get(term)
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a token (0 for unknown tokens)."""
+        tid = self._bm25.vocab_dict.get(token)
         if tid is None or self.size == 0:
             return 0.0
-        indptr = self._bm25.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid])
+        df = int(self._indptr[tid + 1] - self._indptr[tid])
         return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+
+    def matches(self, weights: dict[str, float]) -> np.ndarray:
+        """For every text, the summed weight of the given tokens it contains (once each)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        for token, weight in weights.items():
+            tid = self._bm25.vocab_dict.get(token)
+            if tid is not None:
+                out[self._indices[self._indptr[tid] : self._indptr[tid + 1]]] += weight
+        return out

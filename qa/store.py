@@ -2,7 +2,8 @@
 
 Layout of the index folder:
     current            name of the version in use (replaced atomically)
-    versions/<name>/   manifest.json, paragraphs.json, passages.faiss, sentences.faiss, bm25/
+    versions/<name>/   manifest.json, paragraphs.json, passages.faiss, sentences.faiss,
+                       bm25/, bm25-sentences/, bm25-bigrams/
     .lock              held by the one build allowed at a time
 """
 
@@ -20,8 +21,9 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.lexical import Lexical
 from qa.paragraphs import Paragraph
+from qa.units import Units, text_hash
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FIX = "run `qa index --full` to rebuild it"
 
 
@@ -33,12 +35,15 @@ class Index:
     paragraphs: list[Paragraph]
     passages: faiss.Index
     passage_paragraph: np.ndarray  # int32, paragraph row of each passage vector
+    passage_span: np.ndarray  # int32 (n, 2), passage span within its paragraph text
     passage_hash: list[str]
     sentences: faiss.Index
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
     sentence_hash: list[str]
-    lexical: Lexical
+    lexical: Lexical  # BM25 over paragraph terms
+    sentence_lexical: Lexical  # over sentence terms (for sentence-level term coverage)
+    bigram_lexical: Lexical  # over paragraph term bigrams (phrase evidence)
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
@@ -62,6 +67,7 @@ class Index:
         ]
         arrays = {
             "passage_paragraph": self.passage_paragraph.tolist(),
+            "passage_span": self.passage_span.tolist(),
             "passage_hash": self.passage_hash,
             "sentence_paragraph": self.sentence_paragraph.tolist(),
             "sentence_span": self.sentence_span.tolist(),
@@ -71,6 +77,8 @@ class Index:
         faiss.write_index(self.passages, str(folder / "passages.faiss"))
         faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
         self.lexical.save(folder / "bm25")
+        self.sentence_lexical.save(folder / "bm25-sentences")
+        self.bigram_lexical.save(folder / "bm25-bigrams")
         # The manifest goes last: a folder with a manifest is complete.
         _write_json(folder / "manifest.json", self.manifest)
         for path in [*folder.rglob("*"), folder]:
@@ -101,12 +109,17 @@ class Index:
                 paragraphs=paragraphs,
                 passages=faiss.read_index(str(folder / "passages.faiss")),
                 passage_paragraph=np.asarray(table["passage_paragraph"], dtype=np.int32),
+                passage_span=np.asarray(table["passage_span"], dtype=np.int32).reshape(-1, 2),
                 passage_hash=table["passage_hash"],
                 sentences=faiss.read_index(str(folder / "sentences.faiss")),
                 sentence_paragraph=np.asarray(table["sentence_paragraph"], dtype=np.int32),
                 sentence_span=np.asarray(table["sentence_span"], dtype=np.int32).reshape(-1, 2),
                 sentence_hash=table["sentence_hash"],
                 lexical=Lexical.load(folder / "bm25", len(paragraphs)),
+                sentence_lexical=Lexical.load(
+                    folder / "bm25-sentences", len(table["sentence_paragraph"])
+                ),
+                bigram_lexical=Lexical.load(folder / "bm25-bigrams", len(paragraphs)),
             )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             raise IndexCorruptError(f"the index in {folder} is damaged ({e}): {FIX}") from e
@@ -127,6 +140,18 @@ class Index:
             or self.manifest.get("paragraphs") != len(self.paragraphs)
         ):
             raise IndexCorruptError(f"the index parts do not match each other: {FIX}")
+
+    def units(self) -> dict[str, Units]:
+        """Paragraph text hash -> its passage and sentence spans: what a rebuild may reuse."""
+        out = {}
+        for row, p in enumerate(self.paragraphs):
+            a, b = self.passage_first[row], self.passage_first[row + 1]
+            c, d = self.sentence_first[row], self.sentence_first[row + 1]
+            out[text_hash(p.text)] = Units(
+                passages=[tuple(x) for x in self.passage_span[a:b].tolist()],
+                sentences=[tuple(x) for x in self.sentence_span[c:d].tolist()],
+            )
+        return out
 
     def vectors(self, which: str) -> dict[str, np.ndarray]:
         """hash -> vector for 'passages' or 'sentences': what a rebuild may reuse."""

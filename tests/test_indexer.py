@@ -24,8 +24,11 @@ def test_rebuild_embeds_only_what_changed(make_engine) -> None:
     engine.build()
     docs = engine.settings.docs
     before = engine.embedder.texts_embedded
-    assert engine.build().texts_to_embed == 0
+    version = engine.index.version
+    plan = engine.build()
+    assert plan.texts_to_embed == 0 and plan.unchanged == ["a.txt", "b.md"]
     assert engine.embedder.texts_embedded == before  # nothing recomputed
+    assert plan.version == engine.store.current() == version  # and no needless new version
 
     edited = PARAS.copy()
     edited[3] = "A completely new third paragraph about volcanoes."

@@ -25,7 +25,7 @@ def test_missing_index_says_how_to_build_it(tmp_path) -> None:
 def test_manifest_records_what_the_index_holds(built) -> None:
     store, folder = built
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format"] == 1 and manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["format"] == 2 and manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["paragraphs"] == 2
     assert (
         manifest["documents"][0]["id"] == "a.txt" and len(manifest["documents"][0]["sha256"]) == 64
