@@ -21,7 +21,7 @@ from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMissingError, NoDocumentsError
 from qa.lexical import Lexical, bigrams, terms
 from qa.paragraphs import Paragraph, split_paragraphs
-from qa.store import FORMAT_VERSION, BuildLock, Index, Store, flat_index
+from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
 from qa.units import split_units, text_hash
 
 
@@ -158,11 +158,11 @@ def build(
                 "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
             },
             paragraphs=paragraphs,
-            passages=flat_index(passage_vectors.reshape(-1, d), d),
+            passages=vector_index(passage_vectors.reshape(-1, d), d),
             passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
             passage_span=np.array([s for _, s, _ in passage_rows], dtype=np.int32).reshape(-1, 2),
             passage_hash=[h for _, _, h in passage_rows],
-            sentences=flat_index(sentence_vectors.reshape(-1, d), d),
+            sentences=vector_index(sentence_vectors.reshape(-1, d), d),
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=[h for _, _, h in sentence_rows],

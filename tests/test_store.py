@@ -74,3 +74,42 @@ def test_pointer_to_a_missing_version(built) -> None:
     store.pointer.write_text("nope\n")
     with pytest.raises(IndexCorruptError, match="missing"):
         store.load("all-MiniLM-L6-v2")
+
+
+def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
+    make_engine, monkeypatch
+) -> None:
+    import faiss
+
+    import qa.retriever
+    import qa.store
+
+    monkeypatch.setattr(qa.store, "ANN_THRESHOLD", 4)
+    monkeypatch.setattr(qa.retriever, "CANDIDATES", 2)  # so candidates come from index.search
+    engine = make_engine(
+        {
+            "a.txt": "Volcanoes erupt molten rock called lava.\n\n"
+            "The violin has four strings tuned in fifths.\n\n"
+            "Penguins live mostly in the Southern Hemisphere.\n\n"
+            "Bread rises because yeast produces carbon dioxide.\n\n"
+            "The Nile flows north into the Mediterranean Sea.",
+        }
+    )
+    engine.build()
+    index = engine.index  # loaded back from disk
+    assert isinstance(index.passages, faiss.IndexHNSW)
+    assert isinstance(index.sentences, faiss.IndexHNSW)
+    assert index.passages.hnsw.efSearch >= qa.store.HNSW_EF_SEARCH
+    (best,) = engine.search("Which instrument has four strings?", k=1)
+    assert best.paragraph == 2
+    # A rebuild after a deletion builds the graph afresh: the removed paragraph is gone.
+    (engine.settings.docs / "a.txt").write_text(
+        "Volcanoes erupt molten rock called lava.\n\n"
+        "Penguins live mostly in the Southern Hemisphere.\n\n"
+        "Bread rises because yeast produces carbon dioxide.\n\n"
+        "The Nile flows north into the Mediterranean Sea.",
+        "utf-8",
+    )
+    engine.build()
+    assert engine.index.passages.ntotal == 4
+    assert all("violin" not in p.text for p in engine.search("four strings", k=4))
