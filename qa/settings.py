@@ -44,6 +44,9 @@ class Settings:
     )
     passages: int = field(default=3, metadata={"help": "passages shown per answer"})
     batch_size: int = field(default=32, metadata={"help": "texts per embedding batch"})
+    max_request_bytes: int = field(
+        default=65536, metadata={"help": "largest request body the web app accepts, in bytes"}
+    )
     admin_token: str = field(
         default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
     )

@@ -36,6 +36,7 @@ from qa.rebuilder import Rebuilder
 from web import chat as no_js_chat
 from web.schemas import (
     ADMIN_ERRORS,
+    BODY_ERRORS,
     ERRORS,
     AskRequest,
     AskResponse,
@@ -47,7 +48,7 @@ from web.schemas import (
     document_path,
     passage_dict,
 )
-from web.security import SecurityHeaders, admin_only
+from web.security import BodyLimit, SecurityHeaders, admin_only
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
@@ -125,7 +126,8 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     )
     app.state.engine = engine
     app.state.rebuilder = rebuilder
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=engine.settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
     pages = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     admin = [Depends(admin_only(engine.settings))]
@@ -144,7 +146,10 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.get(
         "/api/search",
         response_model=SearchResponse,
-        responses=ERRORS,
+        responses={
+            **ERRORS,
+            404: {"model": ErrorResponse, "description": "No indexed document has that id."},
+        },
         tags=["api"],
         summary="Ranked paragraphs for a query",
     )
@@ -167,7 +172,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.post(
         "/api/ask",
         response_model=AskResponse,
-        responses=ERRORS,
+        responses={**ERRORS, **BODY_ERRORS},
         tags=["api"],
         summary="Answer a question with quoted passages",
     )

@@ -178,6 +178,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "There is no usable index yet."},
 }
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body could not be read (not UTF-8)."},
+    413: {
+        "model": ErrorResponse,
+        "description": "The body is larger than QA_MAX_REQUEST_BYTES (default 65,536 bytes).",
+    },
+}
+
 
 class IndexStatus(BaseModel):
     """The state of the background index build, and the index version in use."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -47,6 +48,80 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` gets a 413 with a readable message.
+
+    A declared Content-Length over the limit is refused before the app runs; a body sent without
+    one (chunked) is counted as it is read, and refused as soon as it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def message(self) -> str:
+        return (
+            f"the request body is too large (at most {self.max_bytes:,} bytes; "
+            "the server's QA_MAX_REQUEST_BYTES)"
+        )
+
+    async def refuse(self, scope: Scope, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.startswith("/api/") or path == "/health":
+            body, kind = json.dumps({"detail": self.message()}).encode(), b"application/json"
+        else:
+            body, kind = f"413 {self.message()}\n".encode(), b"text/plain; charset=utf-8"
+        headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+        headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        try:
+            too_large = declared is not None and int(declared) > self.max_bytes
+        except ValueError:
+            too_large = False  # the server refuses a malformed Content-Length itself
+        if too_large:
+            await self.refuse(scope, send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server never passes more than declared
+            return
+        # No Content-Length (chunked): read the body here, at most the limit, then hand it on.
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self.refuse(scope, send)
+                return
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
+
+
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A receive callable that returns `messages`, then defers to `then` (e.g. a disconnect)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive
 
 
 bearer = HTTPBearer(

@@ -1,0 +1,300 @@
+"""Hostile and malformed requests: always a 4xx with a readable message or a sane answer, never
+a 5xx; a body size limit; schemathesis over the OpenAPI schema; the admin token never logged."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from qa.embedder import Embedder
+from qa.engine import Engine
+from qa.settings import Settings
+from web.app import create_app
+from web.security import HEADERS
+
+TOKEN = "s3cret-admin-token-that-must-never-be-logged"
+
+
+@pytest.fixture(scope="module")
+def app(seed_settings: Settings, embedder: Embedder):
+    return create_app(Engine(replace(seed_settings, admin_token=TOKEN), embedder))
+
+
+@pytest.fixture(scope="module")
+def client(app) -> TestClient:
+    return TestClient(app)  # no lifespan: no polling, no builds
+
+
+def readable(response) -> str:
+    """The one-line `detail` of an error, checked to be a sentence, not a dump."""
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and 0 < len(detail) < 500 and "Traceback" not in detail
+    return detail
+
+
+# --- Bad questions -----------------------------------------------------------------------------
+
+SANE_QUESTIONS = [
+    "🙂 How many North Koreans defected? 🇰🇷",
+    "كم عدد الكوريين الشماليين الذين انشقوا؟",  # RTL
+    "\u202eHow many defected?\u202c",  # RTL override
+    "How\x00 many\x07 North\x1b[31m Koreans\r\n defected?",  # control characters
+    "'; DROP TABLE paragraphs; --",
+    '" OR 1=1 --',
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "javascript:alert(document.cookie)",
+    "[click](javascript:alert(1)) **bold** {{7*7}} ${7*7}",
+    "../../../../etc/passwd",
+    "a" * 2000,
+]
+
+
+@pytest.mark.parametrize("question", SANE_QUESTIONS)
+def test_odd_questions_get_a_sane_answer(client: TestClient, question: str) -> None:
+    ask = client.post("/api/ask", json={"question": question})
+    assert ask.status_code == 200, ask.text
+    body = ask.json()
+    assert isinstance(body["answered"], bool) and len(body["passages"]) >= 1
+    assert "\x00" not in body["question"] and "\x1b" not in body["question"]
+    search = client.get("/api/search", params={"q": question, "k": 2})
+    assert search.status_code == 200, search.text
+    assert len(search.json()["results"]) == 2
+    page = client.post("/", data={"question": question})
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"question": ""}, "empty"),
+        ({"question": " \t\n\u200b\u2028 "}, "empty"),
+        ({"question": "x" * 1_000}, None),  # fine: under the limit
+        ({"question": "x" * 2_001}, "too long"),
+        ({"question": "x" * 60_000}, "too long"),  # under the body limit, over the question's
+        ({}, "question: Field required"),
+        ({"question": None}, "question"),
+        ({"question": 42}, "question"),
+        ({"question": ["a"]}, "question"),
+        ({"question": {"$ne": ""}}, "question"),
+        ({"question": "ok?", "history": "not a list"}, "history"),
+        ({"question": "ok?", "history": [1, 2]}, "history"),
+        ({"question": "ok?", "k": 5}, "k: Extra inputs are not permitted"),
+        ({"question": "ok?", "__proto__": {"admin": True}}, "Extra inputs"),
+        ([], "Input should be a valid dictionary"),
+        ("just a string", "valid dictionary"),
+    ],
+)
+def test_bad_ask_bodies_are_4xx_with_a_readable_message(
+    client: TestClient, body, message: str | None
+) -> None:
+    response = client.post("/api/ask", json=body)
+    if message is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422, response.text
+    assert message in readable(response)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "cats", "k": "-1"}, "k: Input should be greater than or equal to 1"),
+        ({"q": "cats", "k": "0"}, "greater than or equal to 1"),
+        ({"q": "cats", "k": "51"}, "less than or equal to 50"),
+        ({"q": "cats", "k": "99999999999999999999999"}, "k:"),
+        ({"q": "cats", "k": "1e3"}, "k: Input should be a valid integer"),
+        ({"q": "cats", "k": "NaN"}, "valid integer"),
+        ({"q": "x" * 60_000}, "too long"),  # longer URLs: refused by the HTTP layer itself
+        ({"q": "\x00\x01\x02"}, "empty"),
+        ({"q": "cats", "document": "../../etc/passwd"}, "no indexed document"),
+        ({"q": "cats", "document": "/etc/passwd"}, "no indexed document"),
+    ],
+)
+def test_bad_search_queries_are_4xx_with_a_readable_message(
+    client: TestClient, params: dict, message: str
+) -> None:
+    response = client.get("/api/search", params=params)
+    assert 400 <= response.status_code < 500, response.text
+    assert message in readable(response)
+
+
+def test_unknown_query_parameters_are_ignored(client: TestClient) -> None:
+    response = client.get("/api/search", params={"q": "defected", "k": 1, "debug": "1", "x": "y"})
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        ("application/json", b"\xff\xfe\x00garbage"),
+        ("application/json", b'{"question": "\\ud800"}'),
+        ("text/plain", b'{"question": "hi"}'),
+        ("application/x-www-form-urlencoded", b"question=hi"),
+        ("application/json", b"[" * 10_000 + b"]" * 10_000),
+        ("application/json", b'{"question": "a", "question": "b", "history": ' + b"[]" + b"}"),
+    ],
+)
+def test_malformed_bodies_are_never_a_5xx(client: TestClient, content_type: str, raw) -> None:
+    response = client.post("/api/ask", content=raw, headers={"content-type": content_type})
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        readable(response)
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/api/ask"), ("DELETE", "/api/search")])
+def test_wrong_methods_are_405(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 405 and readable(response)
+
+
+# --- The request body limit --------------------------------------------------------------------
+
+
+def test_a_body_over_the_limit_is_413_with_a_readable_message(client: TestClient) -> None:
+    megabyte = {"question": "x" * 1_000_000}
+    response = client.post("/api/ask", json=megabyte)
+    assert response.status_code == 413
+    assert "too large (at most 65,536 bytes" in readable(response)
+    for name, value in HEADERS.items():  # the refusal carries the security headers too
+        assert response.headers[name] == value
+    page = client.post("/", data={"question": "x" * 100_000})
+    assert page.status_code == 413 and "too large" in page.text
+
+
+def test_a_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        yield b'{"question": "'
+        for _ in range(20):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = client.post(
+        "/api/ask", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and "too large" in readable(response)
+
+    def small():
+        yield b'{"question": '
+        yield b'"How many North Koreans defected last year?"}'
+
+    ok = client.post("/api/ask", content=small(), headers={"content-type": "application/json"})
+    assert ok.status_code == 200 and ok.json()["answered"] is True
+
+
+def test_the_body_limit_is_a_setting(seed_settings: Settings, embedder: Embedder) -> None:
+    engine = Engine(replace(seed_settings, max_request_bytes=100), embedder)
+    small = TestClient(create_app(engine))
+    assert small.post("/api/ask", json={"question": "x" * 200}).status_code == 413
+    assert small.post("/api/ask", json={"question": "Who is Ri Il-kyu?"}).status_code == 200
+    env = Settings.load(environ={"QA_MAX_REQUEST_BYTES": "1234"})
+    assert env.max_request_bytes == 1234
+
+
+# --- Document view: only indexed documents -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/documents/../README.md",
+        "/documents/%2e%2e/README.md",
+        "/documents/%2e%2e%2fREADME.md",
+        "/documents/..%2f..%2fetc%2fpasswd",
+        "/documents/%252e%252e%252fetc%252fpasswd",
+        "/documents//etc/passwd",
+        "/documents/%2fetc%2fpasswd",
+        "/documents/defectors.txt%00.html",
+        "/documents/defectors.txt/../../README.md",
+        "/documents/" + "%2e%2e/" * 20 + "etc/passwd",
+        "/documents/C:%5cWindows%5cwin.ini",
+    ],
+)
+def test_document_view_shows_only_indexed_documents(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in (404, 422), response.text[:200]
+    assert "root:" not in response.text and "qa — answers" not in response.text
+
+
+# --- The admin token ---------------------------------------------------------------------------
+
+
+def test_the_admin_token_is_never_logged(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for sent in [TOKEN + "x", TOKEN[:-1], "wrong", TOKEN]:
+        response = client.get("/api/index", headers={"Authorization": f"Bearer {sent}"})
+        assert response.status_code == (200 if sent == TOKEN else 401)
+        assert TOKEN not in response.text
+    assert client.get("/api/index").status_code == 401
+    assert client.get("/health").json()["status"] == "ok"
+    assert caplog.records, "nothing was captured: the check below would prove nothing"
+    assert TOKEN not in caplog.text and TOKEN[:-1] not in caplog.text
+
+
+def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch, client) -> None:
+    import hmac
+
+    calls = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))
+    assert client.get("/api/index", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert calls == [(b"nope", TOKEN.encode())]
+
+
+# --- Schemathesis over the OpenAPI schema ------------------------------------------------------
+
+
+OPERATIONS = [
+    ("GET", "/api/search"),
+    ("POST", "/api/ask"),
+    ("GET", "/health"),
+    ("POST", "/api/index"),
+    ("GET", "/api/index"),
+]
+
+
+@pytest.fixture(scope="module")
+def api_schema(app):
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    listed = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
+    assert listed == set(OPERATIONS), "a new operation: add it to OPERATIONS"
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "mode"),
+    [
+        (m, p, mode)
+        for m, p in OPERATIONS
+        for mode in GenerationMode
+        if p != "/health" or mode == "positive"
+    ],
+)  # /health has no parameter to get wrong
+def test_the_api_conforms_to_its_schema_and_never_fails(api_schema, method, path, mode) -> None:
+    """Schemathesis-generated requests, valid and invalid, to every operation of /openapi.json
+    (in process, no network): no 5xx, and status codes, content types and bodies as documented.
+    No admin token is sent, so /api/index never starts a build (it answers 401)."""
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @hypothesis_settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    )
+    def check(case) -> None:
+        # A question of only control characters or spaces fits the schema's "string" but is
+        # refused (422 "the question is empty"): not a rule JSON Schema can say, so this one
+        # check is off; every other one (no 5xx, documented statuses and shapes) is on.
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+    check()
