@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Decoded text with more control characters than this share (in its first 8,192 characters) is
+# binary that happened to have no NUL byte (a compressed file, an image renamed .txt).
+MAX_CONTROL_SHARE = 0.05
 
 # Elements whose text forms its own block (paragraph) in an HTML page.
 HTML_BLOCKS = (
@@ -68,14 +72,26 @@ def decode(data: bytes) -> tuple[str, str]:
     if b"\x00" in data[:8192]:
         raise UnreadableError("binary content (NUL bytes), not text")
     try:
-        return data.decode("utf-8"), ""
+        return _text(data.decode("utf-8")), ""
     except UnicodeDecodeError:
         pass
     # Not UTF-8: Windows-1252 is what such files almost always are; Latin-1 decodes any byte.
     try:
-        return data.decode("cp1252"), "not valid UTF-8, decoded as Windows-1252"
+        return _text(data.decode("cp1252")), "not valid UTF-8, decoded as Windows-1252"
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "not valid UTF-8, decoded as Latin-1"
+        return _text(data.decode("latin-1")), "not valid UTF-8, decoded as Latin-1"
+
+
+def _text(text: str) -> str:
+    """`text`, unless it is mostly control characters: then UnreadableError (binary)."""
+    sample = text[:8192]
+    controls = sum(1 for c in sample if c not in "\t\n\r\f\v" and unicodedata.category(c) == "Cc")
+    if sample and controls > MAX_CONTROL_SHARE * len(sample):
+        raise UnreadableError(
+            f"binary content ({controls:,} control characters in the first "
+            f"{len(sample):,}), not text"
+        )
+    return text
 
 
 def normalize_newlines(text: str) -> str:
@@ -137,28 +153,54 @@ def read_document(path: Path, doc_id: str) -> Document:
     except OSError as e:
         raise UnreadableError(f"cannot read ({e.strerror})") from e
     if size > MAX_FILE_BYTES:
-        raise UnreadableError(f"larger than {MAX_FILE_BYTES // 2**20} MB")
+        raise UnreadableError(
+            f"too large ({_size(size)}; the limit is {_size(MAX_FILE_BYTES)}): split it"
+        )
     try:
         text, note = READERS[path.suffix.lower()](path)
+    except UnreadableError:
+        raise
     except OSError as e:
-        raise UnreadableError(f"cannot read ({e.strerror})") from e
+        raise UnreadableError(f"cannot read ({e.strerror or e})") from e
+    except Exception as e:  # a parser's bug on a hostile file: skip the file
+        raise UnreadableError(f"cannot be parsed ({type(e).__name__}: {e})"[:300]) from e
     text = normalize_newlines(text)
     if not text.strip():
         raise UnreadableError("empty (no text)")
     return Document(id=doc_id, path=path, text=text, sha256=content_hash(text), note=note)
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _printable_id(doc_id: str) -> str:
+    """`doc_id` with bytes that are not UTF-8 (kept by Python as lone surrogates) shown as \\xNN."""
+    return doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     """Files under `folder` (recursively, sorted), with ids; unsupported ones become Skipped."""
     found: list[tuple[Path, str]] = []
     skipped: list[Skipped] = []
+
+    def unreadable_folder(error: OSError) -> None:
+        where = Path(error.filename or folder)
+        doc_id = where.relative_to(folder).as_posix() + "/" if where != folder else "."
+        skipped.append(Skipped(_printable_id(doc_id), f"cannot read folder ({error.strerror})"))
+
     # os.walk without followlinks cannot loop; linked files are still read.
-    for root, dirs, files in os.walk(folder, onerror=None):
+    for root, dirs, files in os.walk(folder, onerror=unreadable_folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             doc_id = path.relative_to(folder).as_posix()
             if name.startswith("."):
+                continue
+            if _printable_id(doc_id) != doc_id:  # ids go into JSON, URLs and pages: UTF-8 only
+                skipped.append(
+                    Skipped(_printable_id(doc_id), "file name is not valid UTF-8: rename it")
+                )
                 continue
             if path.suffix.lower() not in SUFFIXES:
                 skipped.append(Skipped(doc_id, f"unsupported file type {path.suffix or '(none)'}"))
