@@ -144,12 +144,16 @@ def export_int8(model_path: Path, folder: Path) -> dict:
 class OnnxEncoder:
     """Sentence vectors from an exported model with onnxruntime (no torch needed)."""
 
-    def __init__(self, onnx_path: Path, tokenizer_dir: Path, max_tokens: int) -> None:
+    def __init__(
+        self, onnx_path: Path, tokenizer_dir: Path, max_tokens: int, threads: int = 0
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        self.args = (onnx_path, tokenizer_dir, max_tokens)
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.intra_op_num_threads = threads  # 0: one per core
         self.session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
