@@ -25,6 +25,10 @@ class IndexCorruptError(QAError):
     """The index exists but cannot be used (missing files, damage, other model, other format)."""
 
 
+class IndexWriteError(QAError):
+    """A new index version could not be written (disk full, no permission); the old one serves."""
+
+
 class IndexBusyError(QAError):
     """Another build holds the index lock."""
 

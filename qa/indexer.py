@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ import numpy as np
 
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
-from qa.errors import IndexCorruptError, IndexMissingError, NoDocumentsError
+from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
 from qa.lexical import Lexical, bigrams, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
@@ -168,7 +168,16 @@ def build(
             sentence_hash=[h for _, _, h in sentence_rows],
             **lexical_indexes(paragraphs, sentence_rows),
         )
-        store.publish(index)
+        try:
+            store.publish(index)
+        except OSError as e:  # disk full, read-only, permissions: the switch never happened
+            with suppress(OSError):
+                store.clean()  # the half-written version must not fill the disk until next time
+            raise IndexWriteError(
+                f"could not write the new index version in {store.root} "
+                f"({e.strerror or e}); the previous index is still in use: free disk space "
+                "(or fix the folder's permissions), then run `qa index` again"
+            ) from e
         plan.seconds = time.perf_counter() - started
         return plan
 
