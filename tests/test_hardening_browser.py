@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Tab
+from tests import test_browser
+from tests.test_browser import CHROMIUM, Tab
 from tests.test_live import serve_in_thread
 from web.app import create_app
 
@@ -53,14 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+browser = test_browser.browser  # the shared Chromium fixture (one launch per module)
 
 
 class Watched(Tab):
