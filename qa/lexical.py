@@ -40,7 +40,6 @@ class Lexical:
         self.size = size
         self._indptr = bm25.scores["indptr"]
         self._indices = bm25.scores["indices"]
-        self._data = bm25.scores["data"]
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> Lexical:
@@ -60,17 +59,7 @@ class Lexical:
         known = [t for t in tokens if t in self._bm25.vocab_dict]
         if not known or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)
-        if self._bm25.nonoccurrence_array is not None or self._data.dtype != np.float32:
-            return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
-        # bm25s' own loop (without numba) adds each posting list with np.add.at, ~10x slower
-        # than plain fancy-index addition; a text occurs once in a token's postings, so the
-        # two are the same additions in the same order: identical scores.
-        out = np.zeros(self.size, dtype=np.float32)
-        for token in known:
-            tid = self._bm25.vocab_dict[token]
-            a, b = self._indptr[tid], self._indptr[tid + 1]
-            out[self._indices[a:b]] += self._data[a:b]
-        return out
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a token (0 for unknown tokens)."""
