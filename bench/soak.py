@@ -107,8 +107,11 @@ def client(base: str, questions: list[str], seed: int, until: float, start: floa
             out.append(Sample(minute, endpoint, ended - began, bool(ok), detail))
 
 
-def rebuilder(base: str, token: str, docs: Path, until: float, start: float, log: list) -> None:
-    """Every minute: add a document, POST /api/index, and note what came of the previous one."""
+def rebuilder(
+    base: str, token: str, docs: Path, until: float, start: float, log: list, pid: int, rss: dict
+) -> None:
+    """Every minute: note the server's RSS; unless `token` is empty, add a document and POST
+    /api/index, noting what came of the previous build."""
     auth = {"Authorization": f"Bearer {token}"}
     minute = 1
     with httpx.Client(base_url=base, timeout=60) as http:
@@ -117,6 +120,10 @@ def rebuilder(base: str, token: str, docs: Path, until: float, start: float, log
             if due >= until:
                 return
             time.sleep(max(0.0, due - time.monotonic()))
+            rss[minute - 1] = rss_mb(pid)  # at the end of that minute
+            if not token:
+                minute += 1
+                continue
             text = (
                 f"Soak note {minute}: the harbour master counted {1000 + minute} boats "
                 f"in minute {minute} of the soak test.\n"
@@ -134,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--articles", type=int, default=None, help="only the first N articles")
     parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--no-rebuild", action="store_true", help="load only, no rebuilds")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 64 or not 0 < args.minutes <= 120:
         parser.error("--clients must be 1..64 and --minutes 0..120")
@@ -178,12 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         until = start + 60 * args.minutes
         samples: list[Sample] = []
         rebuilds: list = []
+        rss: dict[int, float] = {}
+        admin = "" if args.no_rebuild else token
         threads = [
             threading.Thread(target=client, args=(base, questions, i, until, start, samples))
             for i in range(args.clients)
         ]
         threads.append(
-            threading.Thread(target=rebuilder, args=(base, token, docs, until, start, rebuilds))
+            threading.Thread(
+                target=rebuilder,
+                args=(base, admin, docs, until, start, rebuilds, server.pid, rss),
+            )
         )
         for thread in threads:
             thread.start()
@@ -197,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
                 if last["state"] != "running":
                     break
                 time.sleep(1)
-            found = http.get("/api/search", params={"q": "harbour master boats soak", "k": 1})
+            newest = max([m for m, *_ in rebuilds], default=0)
+            found = http.get(
+                "/api/search",
+                params={"q": f"harbour master counted {1000 + newest} boats", "k": 1},
+            )
     finally:
         server.terminate()
         try:
@@ -210,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         by_minute[s.minute].append(s)
     print(f"\n{args.clients} clients, {args.minutes:g} minutes, {base}, "
           f"{os.cpu_count()} CPUs (shared with whatever else runs)")  # fmt: skip
-    print("minute  requests  errors  ask p50/p99 ms   search p50/p99 ms   rebuild")
+    print("minute  requests  errors  ask p50/p99 ms   search p50/p99 ms   RSS MB  rebuild")
     notes = {m: (code, state) for m, code, state, _ in rebuilds}
     for minute in sorted(by_minute):
         rows = by_minute[minute]
@@ -222,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{minute + 1:>6}  {len(rows):>8}  {errors:>6}  "
               f"{percentile(ask, .5):>6.0f}/{percentile(ask, .99):<7.0f}  "
               f"{percentile(search, .5):>8.0f}/{percentile(search, .99):<8.0f}  "
-              f"{note}")  # fmt: skip
+              f"{rss.get(minute, rss_end):>6.0f}  {note}")  # fmt: skip
     total_errors = sum(not s.ok for s in samples)
     print(f"total   {len(samples):>8}  {total_errors:>6}  "
           f"({len(samples) / (60 * args.minutes):.1f} requests/s)")  # fmt: skip
@@ -235,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({last['summary'] or last['error']}); version {last['version']}")  # fmt: skip
     for p in failed[:3]:
         print(f"  failed rebuild: {p['error']}")
-    latest = found.json()["results"][0]["document"] if found.status_code == 200 else found.text
-    print(f"newest soak note searchable after the last rebuild: {latest}")
+    if rebuilds:
+        latest = found.json()["results"][0]["document"] if found.status_code == 200 else found
+        print(f"newest soak note (zz-soak-{newest:03d}.txt) found first by search: {latest}")
     print(f"server RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB at end "
           f"({rss_end - rss_start:+.0f} MB)")  # fmt: skip
     return 1 if total_errors or failed else 0
