@@ -308,10 +308,16 @@ class BuildLock:
     def __enter__(self) -> BuildLock:
         import fcntl
 
-        from qa.errors import IndexBusyError
+        from qa.errors import IndexBusyError, IndexWriteError
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise IndexWriteError(
+                f"cannot write to the index folder {self.path.parent} ({e.strerror}); "
+                "fix its permissions or choose another with --index / QA_INDEX"
+            ) from e
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -193,3 +193,21 @@ def test_a_read_only_index_folder_is_a_clear_failure(
         with pytest.raises(IndexWriteError, match=r"\(Permission denied\).*permissions"):
             engine.build()
     answers_from_the_old_index(engine, before)
+
+
+def test_unwritable_index_folder_is_a_clear_error(make_engine, monkeypatch) -> None:
+    import os
+
+    from qa.errors import IndexWriteError
+
+    engine = make_engine({"a.txt": "Some text."})
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):  # CI runs as root, who may write anywhere: simulate
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(IndexWriteError, match="cannot write to the index folder.*permissions"):
+        engine.build()
