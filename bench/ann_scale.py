@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import qa.store  # noqa: E402
 from qa.store import HNSW_EF_SEARCH, Store, flat_index, hnsw_index  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -68,7 +69,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--flat-timed", type=int, default=30, help="single queries timed on flat")
+    parser.add_argument("--ef-construction", type=int, default=qa.store.HNSW_EF_CONSTRUCTION)
+    parser.add_argument("--ef", type=int, nargs="*", default=[32, 64, HNSW_EF_SEARCH, 200])
     args = parser.parse_args()
+    qa.store.HNSW_EF_CONSTRUCTION = args.ef_construction  # to try others than qa.store's
 
     base = base_vectors()
     questions = np.load(OUT / "questions.npy")
@@ -100,7 +104,7 @@ def main() -> None:
         f"{build:.1f}s",
         flush=True,
     )
-    for ef in sorted({32, 64, HNSW_EF_SEARCH, 200}):
+    for ef in sorted(set(args.ef)):
         hnsw.hnsw.efSearch = ef
         _, found = hnsw.search(queries, 10)
         r = recall(found, truth)

@@ -1,6 +1,6 @@
 """Index build from scratch: our full index against the naive peer's paragraph-only encode.
 
-    .venv/bin/python bench/index_build.py [SQUAD.json]
+    .venv/bin/python bench/index_build.py [SQUAD.json] [--contexts N]
 
 Ours: `qa index --full` of the 2,067 SQuAD dev contexts (one document each) into a scratch
 index: paragraph split, passage windows, every sentence embedded too, three BM25 indexes, FAISS
@@ -12,6 +12,7 @@ in bench/out/squad (used by search_load.py and ann_scale.py) if there is none ye
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import time
@@ -30,7 +31,13 @@ SQUAD = ROOT.parent / "shared" / "eval" / "squad-dev-v1.1.json"
 
 
 def main() -> None:
-    contexts, _ = load_squad(Path(sys.argv[1]) if len(sys.argv) > 1 else SQUAD)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("squad", nargs="?", type=Path, default=SQUAD)
+    parser.add_argument("--contexts", type=int, default=0, help="only the first N contexts")
+    args = parser.parse_args()
+    contexts, _ = load_squad(args.squad)
+    if args.contexts:
+        contexts = dict(list(contexts.items())[: args.contexts])
     scratch = OUT / "build-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     docs = scratch / "docs"
@@ -56,7 +63,7 @@ def main() -> None:
     peer = time.perf_counter() - started
     print(f"peer (torch): encode {len(texts):,} paragraphs {peer:.1f}s ({len(texts) / peer:.1f}/s)")
     print(f"ratio ours / peer: {ours / peer:.2f} (target <= 1.0)")
-    if not (OUT / "squad" / "index" / "current").exists():
+    if not args.contexts and not (OUT / "squad" / "index" / "current").exists():
         (OUT / "squad").mkdir(parents=True, exist_ok=True)
         shutil.move(docs, OUT / "squad" / "docs")
         shutil.move(scratch / "index", OUT / "squad" / "index")
