@@ -84,6 +84,12 @@ def test_search_returns_verbatim_paragraphs_with_highlight_and_url(client: TestC
     assert page.select_one("#p5.selected .text").get_text() == best["text"]
 
 
+def test_the_readme_curl_quotes_the_196_paragraph_first(client: TestClient) -> None:
+    """`curl 'http://127.0.0.1:8000/api/search?q=defectors+last+year'` from the issue."""
+    results = client.get("/api/search?q=defectors+last+year").json()["results"]
+    assert "196" in results[0]["text"] and results[0]["paragraph"] == 5
+
+
 @pytest.mark.parametrize(("k", "count"), [(1, 1), (3, 3), (50, 6)])
 def test_search_k_limits_the_results(client: TestClient, k: int, count: int) -> None:
     response = client.get("/api/search", params={"q": "defectors", "k": k})
