@@ -17,12 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.features import OUT, SQUAD, question_vectors, squad_engine  # noqa: E402
+from bench.features import SQUAD, pooled_engine, question_vectors, squad_engine  # noqa: E402
 from qa.answer import confidence_features  # noqa: E402
-from qa.engine import Engine  # noqa: E402
 from qa.evaluation import auroc, load_squad  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 
 
 def logistic(x: np.ndarray, y: np.ndarray, steps: int = 3000) -> np.ndarray:
@@ -41,15 +39,7 @@ def main() -> None:
     full_engine, questions = squad_engine(SQUAD)
     vectors = question_vectors(full_engine, questions)
     contexts, _ = load_squad(SQUAD, articles={a for a in range(0, 48, 4)})
-    root = OUT / "abstain"
-    docs = root / "docs"
-    if not docs.is_dir():
-        docs.mkdir(parents=True)
-        for doc_id, context in contexts.items():
-            (docs / doc_id).write_text(context, "utf-8")
-    engine = Engine(Settings.load({"docs": docs, "index": root / "index"}, environ={}))
-    print(engine.build(progress=True).summary())
-    index = engine.index
+    index = pooled_engine(contexts, "abstain").index
     x, y = [], []
     for q, vector in zip(questions, vectors, strict=True):
         if q.article % 4 not in (0, 2):

@@ -26,10 +26,9 @@ OUT = Path(__file__).resolve().parent / "out"
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-v1.1.json"
 
 
-def squad_engine(path: Path = SQUAD) -> tuple[Engine, list]:
-    """An engine over a persistent index of all contexts of `path`, and its questions."""
-    contexts, questions = load_squad(path)
-    root = OUT / "squad"
+def pooled_engine(contexts: dict[str, str], name: str) -> Engine:
+    """An engine over a persistent index (bench/out/NAME) of `contexts`, one document each."""
+    root = OUT / name
     docs = root / "docs"
     if not docs.is_dir():
         docs.mkdir(parents=True)
@@ -37,7 +36,13 @@ def squad_engine(path: Path = SQUAD) -> tuple[Engine, list]:
             (docs / doc_id).write_text(context, "utf-8")
     engine = Engine(Settings.load({"docs": docs, "index": root / "index"}, environ={}))
     print(engine.build(progress=True).summary())
-    return engine, questions
+    return engine
+
+
+def squad_engine(path: Path = SQUAD) -> tuple[Engine, list]:
+    """An engine over a persistent index of all contexts of `path`, and its questions."""
+    contexts, questions = load_squad(path)
+    return pooled_engine(contexts, "squad"), questions
 
 
 def question_vectors(engine: Engine, questions: list) -> np.ndarray:
