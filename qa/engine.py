@@ -98,9 +98,14 @@ class Engine:
     def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
         plan = build(
             self.settings.docs, self.store, self.embedder,
-            full=full, dry_run=dry_run, progress=progress,
+            full=full, dry_run=dry_run, progress=progress, loaded=self._index,
         )  # fmt: skip
-        if not dry_run:
+        if plan.index is not None:  # just built and published: swap without reading it back
+            with self._reload_lock:
+                self._index = plan.index
+            plan.index = None  # the plan may be kept (rebuild status): don't pin the index
+            release_memory()
+        elif not dry_run:
             self.reload()
         return plan
 

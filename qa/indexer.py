@@ -40,6 +40,7 @@ class Plan:
     seconds: float = 0.0
     version: str = ""
     note: str = ""  # e.g. why a full rebuild happened
+    index: Index | None = field(default=None, repr=False)  # the version built (in memory)
 
     def summary(self) -> str:
         docs = len(self.added) + len(self.changed) + len(self.unchanged)
@@ -52,9 +53,13 @@ class Plan:
         )
 
 
-def _previous(store: Store, embedder: Embedder, full: bool) -> tuple[Index | None, str]:
+def _previous(
+    store: Store, embedder: Embedder, full: bool, loaded: Index | None
+) -> tuple[Index | None, str]:
     if full:
         return None, "full rebuild requested"
+    if loaded is not None and loaded.version == store.current():
+        return loaded, ""  # already in memory: no need to read it from disk again
     try:
         return store.load(embedder.name, embedder.dimension), ""
     except IndexMissingError:
@@ -71,6 +76,7 @@ def build(
     full: bool = False,
     dry_run: bool = False,
     progress: bool = False,
+    loaded: Index | None = None,
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done."""
     started = time.perf_counter()
@@ -82,7 +88,7 @@ def build(
         )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
-        previous, note = _previous(store, embedder, full)
+        previous, note = _previous(store, embedder, full, loaded)
         old_docs = (
             {d["id"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
         )
@@ -178,6 +184,7 @@ def build(
                 f"({e.strerror or e}); the previous index is still in use: free disk space "
                 "(or fix the folder's permissions), then run `qa index` again"
             ) from e
+        plan.index = index
         plan.seconds = time.perf_counter() - started
         return plan
 
