@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,7 +144,12 @@ def build(
             plan.seconds = time.perf_counter() - started
             return plan
 
-        fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
+        # BM25 needs only the text: build it in a thread while the model (which releases the
+        # GIL) embeds, so an incremental build costs little more than its embedding.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            lexical = pool.submit(lexical_indexes, paragraphs, sentence_rows)
+            fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
+            lexical_parts = lexical.result()
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)
@@ -172,7 +178,7 @@ def build(
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=[h for _, _, h in sentence_rows],
-            **lexical_indexes(paragraphs, sentence_rows),
+            **lexical_parts,
         )
         try:
             store.publish(index)
