@@ -10,7 +10,7 @@ import json
 import random
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -95,10 +95,8 @@ def evaluate(
         docs.mkdir()
         for doc_id, context in contexts.items():
             (docs / doc_id).write_text(context, "utf-8")
-        run_settings = Settings.load(
-            {"docs": docs, "index": Path(tmp) / "index", "passages": 5}, environ={}
-        )
-        run_settings = _with_thresholds(run_settings, settings)
+        # The user's settings (model, backend, threshold...), on a temporary corpus and index.
+        run_settings = replace(settings, docs=docs, index=Path(tmp) / "index", passages=5)
         embedder = engine.embedder if engine else None
         eval_engine = Engine(run_settings, embedder)
         started = time.perf_counter()
@@ -113,13 +111,8 @@ def evaluate(
         "questions_per_second": round(len(questions) / ask_seconds, 1),
         "paragraphs": plan.paragraphs,
         "questions": len(questions),
+        "backend": eval_engine.embedder.backend,
     }
-
-
-def _with_thresholds(run: Settings, user: Settings) -> Settings:
-    from dataclasses import replace
-
-    return replace(run, min_confidence=user.min_confidence, model=user.model)
 
 
 def _metrics(

@@ -61,3 +61,19 @@ def test_auroc() -> None:
     assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
     assert auroc([0.1], [0.9]) == 0.0
     assert auroc([0.5], [0.5]) == 0.5
+
+
+def test_eval_uses_the_callers_settings(squad: Path, seed_engine, monkeypatch) -> None:
+    from dataclasses import replace
+
+    import qa.evaluation
+
+    strict = replace(engine_settings(), min_confidence=1.0)  # nothing is ever confident enough
+    result = evaluate(squad, strict, engine=seed_engine, abstain=True)
+    assert result["answered_in_corpus"] == 0.0 and result["abstained_out_of_corpus"] == 1.0
+    assert result["backend"] == seed_engine.embedder.backend
+    # The backend too: `QA_BACKEND=torch qa eval` must measure torch (issue 6 compares the two).
+    real, seen = qa.evaluation.Engine, []
+    monkeypatch.setattr(qa.evaluation, "Engine", lambda s, e=None: seen.append(s) or real(s, e))
+    evaluate(squad, replace(engine_settings(), backend="torch"), engine=seed_engine, limit=1)
+    assert seen[0].backend == "torch" and seen[0].docs != engine_settings().docs
