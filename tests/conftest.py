@@ -16,6 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 
 
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    """Write a test document (text as UTF-8, bytes as they are), creating subfolders."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, "utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder()
@@ -45,12 +56,7 @@ def make_engine(tmp_path: Path, embedder: Embedder):
         docs = tmp_path / "docs"
         docs.mkdir(exist_ok=True)
         for name, content in files.items():
-            path = docs / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content, "utf-8")
+            write(docs, name, content)
         settings = Settings.load({"docs": docs, "index": tmp_path / "index"}, environ={})
         return Engine(replace(settings, **overrides), embedder)
 

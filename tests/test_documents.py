@@ -9,16 +9,7 @@ import pytest
 
 from qa.documents import decode, load_documents
 from qa.errors import NoDocumentsError
-
-
-def write(folder: Path, name: str, content: str | bytes) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, "utf-8")
-    return path
+from tests.conftest import write
 
 
 def make_pdf(text: str | None) -> bytes:

@@ -19,7 +19,8 @@ from qa.documents import Document, content_hash, load_documents
 from qa.errors import NoDocumentsError
 from qa.paragraphs import split_paragraphs
 from qa.units import split_units
-from tests.test_documents import make_pdf, write
+from tests.conftest import write
+from tests.test_documents import make_pdf
 
 GOOD = "Otters hold hands while they sleep so that they do not drift apart on the water."
 
