@@ -125,6 +125,15 @@ def _dense(part, first: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.
     return _segment_max(sims, first, rows)
 
 
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest scores. Usually only a part of the corpus scores at all, and
+    partitioning just that part is what keeps this cheap at 100k+ paragraphs."""
+    scored = np.flatnonzero(scores)
+    if len(scored) > k:
+        return scored[np.argpartition(-scores[scored], k)[:k]]
+    return np.argpartition(-scores, k)[:k]
+
+
 def candidates(index: Index, query: Query, bm25: np.ndarray, document: str | None) -> np.ndarray:
     """Paragraph rows worth rescoring: the top of each source (or one document's rows)."""
     if document is not None:
@@ -133,7 +142,7 @@ def candidates(index: Index, query: Query, bm25: np.ndarray, document: str | Non
     if n <= CANDIDATES:
         return np.arange(n)
     q = query.vector[None, :]
-    found = [np.argpartition(-bm25, CANDIDATES)[:CANDIDATES]]
+    found = [_top(bm25, CANDIDATES)]
     for part, owner in (
         (index.passages, index.passage_paragraph),
         (index.sentences, index.sentence_paragraph),
