@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,37 +97,47 @@ class Index:
     def load(cls, folder: Path, model: str, dimension: int | None = None) -> Index:
         """Load the version in `folder`, checking it was built by `model` in this format."""
         manifest = read_manifest(folder)
-        if manifest.get("model") != model:
-            raise IndexCorruptError(
-                f"the index was built with model {manifest.get('model')!r}, "
-                f"but the configured model is {model!r}: {FIX}"
-            )
-        if dimension is not None and manifest.get("dimension") != dimension:
-            raise IndexCorruptError(
-                f"the index has {manifest.get('dimension')}-dimensional vectors, "
-                f"the model makes {dimension}: {FIX}"
-            )
+        check_model(manifest, model, dimension)
+        # FAISS reads without the GIL: the vectors (the bulk of the bytes) load in a thread
+        # while this one reads the table and the BM25 indexes.
+        pool = ThreadPoolExecutor(max_workers=1)
         try:
+            vectors = pool.submit(
+                lambda: (
+                    _read_vectors(folder / "passages.faiss"),
+                    _read_vectors(folder / "sentences.faiss"),
+                )
+            )
             table = folder / "table"
             paragraphs = Paragraphs.load(table)
-            sentence_paragraph = load_array(table, "sentence_paragraph", np.int32)
+            n = len(paragraphs)
+            parts = {
+                f"{kind}_{name}": load(table, f"{kind}_{name}")
+                for kind in ("passage", "sentence")
+                for name, load in (
+                    ("paragraph", lambda t, name: load_array(t, name, np.int32)),
+                    ("span", lambda t, name: load_array(t, name, np.int32, columns=2)),
+                    ("hash", Strings.load),
+                )
+            }
+            lexical = Lexical.load(folder / "bm25", n)
+            sentence_lexical = Lexical.load(folder / "bm25-sentences", len(parts["sentence_hash"]))
+            bigram_lexical = Lexical.load(folder / "bm25-bigrams", n)
+            passages, sentences = vectors.result()
             index = cls(
                 manifest=manifest,
                 paragraphs=paragraphs,
-                passages=_read_vectors(folder / "passages.faiss"),
-                passage_paragraph=load_array(table, "passage_paragraph", np.int32),
-                passage_span=load_array(table, "passage_span", np.int32, columns=2),
-                passage_hash=Strings.load(table, "passage_hash"),
-                sentences=_read_vectors(folder / "sentences.faiss"),
-                sentence_paragraph=sentence_paragraph,
-                sentence_span=load_array(table, "sentence_span", np.int32, columns=2),
-                sentence_hash=Strings.load(table, "sentence_hash"),
-                lexical=Lexical.load(folder / "bm25", len(paragraphs)),
-                sentence_lexical=Lexical.load(folder / "bm25-sentences", len(sentence_paragraph)),
-                bigram_lexical=Lexical.load(folder / "bm25-bigrams", len(paragraphs)),
+                passages=passages,
+                sentences=sentences,
+                lexical=lexical,
+                sentence_lexical=sentence_lexical,
+                bigram_lexical=bigram_lexical,
+                **parts,
             )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             raise IndexCorruptError(f"the index in {folder} is damaged ({e}): {FIX}") from e
+        finally:
+            pool.shutdown(wait=True)  # never leave a read running behind an error
         index.check()
         return index
 
@@ -170,6 +181,20 @@ class Index:
         )
         matrix = index.reconstruct_n(0, index.ntotal) if index.ntotal else []
         return dict(zip(hashes, matrix, strict=True))
+
+
+def check_model(manifest: dict[str, Any], model: str, dimension: int | None) -> None:
+    """IndexCorruptError unless the index was built by `model` (with `dimension`, if given)."""
+    if manifest.get("model") != model:
+        raise IndexCorruptError(
+            f"the index was built with model {manifest.get('model')!r}, "
+            f"but the configured model is {model!r}: {FIX}"
+        )
+    if dimension is not None and manifest.get("dimension") != dimension:
+        raise IndexCorruptError(
+            f"the index has {manifest.get('dimension')}-dimensional vectors, "
+            f"the model makes {dimension}: {FIX}"
+        )
 
 
 def _rows_fit(owner: np.ndarray, paragraphs: int) -> bool:

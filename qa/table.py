@@ -143,10 +143,14 @@ class Paragraphs(Sequence[Paragraph]):
     def by_document(self) -> dict[str, list[int]]:
         """Document id -> its paragraph rows, in order (without making any Paragraph)."""
         owner = self._rows[:, 0]
-        order = np.argsort(owner, kind="stable")
-        cuts = np.flatnonzero(np.diff(owner[order])) + 1
-        groups = np.split(order, cuts) if len(order) else []
-        return {self.documents[int(owner[g[0]])]: g.tolist() for g in groups}
+        counts = np.bincount(owner, minlength=len(self.documents)).tolist()
+        order = np.argsort(owner, kind="stable").tolist()
+        out, start = {}, 0
+        for name, count in zip(self.documents, counts):
+            if count:
+                out[name] = order[start : start + count]
+                start += count
+        return out
 
     def __len__(self) -> int:
         return len(self._rows)
