@@ -143,3 +143,24 @@ def test_hnsw_vectors_keep_their_cosines_to_float16_precision() -> None:
     assert np.abs(stored @ query - vectors @ query).max() < 1e-3
     _, ids = index.search(query[None, :], 1)
     assert ids[0][0] == 7
+
+
+def test_stored_vectors_are_a_read_only_view_that_outlives_its_name() -> None:
+    import gc
+
+    import numpy as np
+
+    from qa.store import flat_index, hnsw_index, stored_vectors
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((50, 384)).astype(np.float32)
+    for make, dtype in ((flat_index, np.float32), (hnsw_index, np.float16)):
+        index = make(vectors, 384)
+        expected = index.reconstruct_n(0, 50)
+        view = stored_vectors(index)
+        del index
+        gc.collect()  # the view keeps the FAISS index (its memory) alive
+        assert view.dtype == dtype and view.shape == (50, 384)
+        assert np.array_equal(view.astype(np.float32), expected)
+        assert not view.flags.writeable
+    assert stored_vectors(flat_index(vectors[:0], 384)).shape == (0, 384)
