@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from qa.lexical import bigrams, terms
-from qa.store import Index
+from qa.store import Index, StoredVectors
 
 CANDIDATES = 100  # per source; the union is rescored exactly
 
@@ -118,15 +118,12 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return (np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())).astype(np.int64)
 
 
-def _dense(vectors, first: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """Best cosine per paragraph among its stored vectors (store.stored_vectors)."""
+def _dense(
+    vectors: StoredVectors, first: np.ndarray, rows: np.ndarray, vector: np.ndarray
+) -> np.ndarray:
+    """Best cosine per paragraph among its stored vectors."""
     ids = _ranges(first, rows)
-    if not len(ids):
-        sims = np.zeros(0, np.float32)
-    elif isinstance(vectors, np.ndarray):
-        sims = vectors[ids].astype(np.float32, copy=False) @ vector
-    else:  # a FAISS index of a kind without a view
-        sims = vectors.reconstruct_batch(ids) @ vector
+    sims = vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
     return _segment_max(sims, first, rows)
 
 

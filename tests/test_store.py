@@ -145,22 +145,25 @@ def test_hnsw_vectors_keep_their_cosines_to_float16_precision() -> None:
     assert ids[0][0] == 7
 
 
-def test_stored_vectors_are_a_read_only_view_that_outlives_its_name() -> None:
+def test_stored_vectors_give_the_rows_reconstruct_gives() -> None:
     import gc
 
+    import faiss
     import numpy as np
 
-    from qa.store import flat_index, hnsw_index, stored_vectors
+    from qa.store import StoredVectors, flat_index, hnsw_index
 
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((50, 384)).astype(np.float32)
-    for make, dtype in ((flat_index, np.float32), (hnsw_index, np.float16)):
+    ids = np.array([3, 0, 49, 3, 17])
+    other = faiss.IndexHNSWFlat(384, 4)  # a kind without a view: reconstructed
+    other.add(vectors)
+    for make in (flat_index, hnsw_index, lambda v, d: other):
         index = make(vectors, 384)
-        expected = index.reconstruct_n(0, 50)
-        view = stored_vectors(index)
+        expected = index.reconstruct_batch(ids)
+        stored = StoredVectors(index)
         del index
         gc.collect()  # the view keeps the FAISS index (its memory) alive
-        assert view.dtype == dtype and view.shape == (50, 384)
-        assert np.array_equal(view.astype(np.float32), expected)
-        assert not view.flags.writeable
-    assert stored_vectors(flat_index(vectors[:0], 384)).shape == (0, 384)
+        rows = stored.rows(ids)
+        assert rows.dtype == np.float32 and np.array_equal(rows, expected)
+    assert StoredVectors(flat_index(vectors[:0], 384)).rows(np.zeros(0, np.int64)).shape == (0, 384)
