@@ -77,15 +77,19 @@ class Index:
         folder.mkdir(parents=True)
         table = folder / "table"
         table.mkdir()
-        Paragraphs.pack(self.paragraphs).save(table)
+        # The packed forms replace the lists: a server that swaps to the version it just built
+        # (Engine.build) then holds what loading it would, not ~3x that in Python objects.
+        self.paragraphs = Paragraphs.pack(self.paragraphs)
+        self.paragraphs.save(table)
         for kind in ("passage", "sentence"):
             owner, spans = getattr(self, f"{kind}_paragraph"), getattr(self, f"{kind}_span")
             save_array(table, f"{kind}_paragraph", np.asarray(owner, dtype=np.int32))
             save_array(table, f"{kind}_span", np.asarray(spans, dtype=np.int32).reshape(-1, 2))
             hashes = getattr(self, f"{kind}_hash")
-            (hashes if isinstance(hashes, Strings) else Strings.pack(hashes)).save(
-                table, f"{kind}_hash"
-            )
+            if not isinstance(hashes, Strings):
+                hashes = Strings.pack(hashes)
+                setattr(self, f"{kind}_hash", hashes)
+            hashes.save(table, f"{kind}_hash")
         faiss.write_index(self.passages, str(folder / "passages.faiss"))
         faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
         self.lexical.save(folder / "bm25")

@@ -80,6 +80,7 @@ def test_the_store_reads_back_what_the_build_made(built) -> None:
     assert loaded.by_document == made.by_document
     assert np.array_equal(loaded.sentence_span, made.sentence_span)
     assert loaded.units() == made.units()
+    assert isinstance(made.paragraphs, Paragraphs)  # the built index keeps the packed form too
 
 
 @pytest.mark.parametrize(
