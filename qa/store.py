@@ -235,13 +235,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 # 100k x 384 on 2 cores), so the vectors go into an HNSW graph instead. The parameters are the
 # ones bench/ann_scale.py measured: recall@10 against the exact scan 0.990 at 500k vectors
 # (efConstruction 40: 0.93 at best; 1M was too slow to build on the busy 2-core machine).
-# Candidates from either kind are rescored from the stored vectors (retriever:
-# reconstruct_batch), so ANN can only miss a candidate, never misscore one. There are no
-# deletions to handle: every build writes a complete new version whose indexes are built afresh
-# from the (reused) vectors.
+# Candidates from either kind are rescored from the stored vectors (StoredVectors, below), so
+# ANN can only miss a candidate, never misscore one. There are no deletions to handle: every
+# build writes a complete new version whose indexes are built afresh from the (reused) vectors.
 # The graph stores its vectors as float16 (IndexHNSWSQ, QT_fp16): half the memory of float32
 # (at 100k paragraphs, 592k vectors: 455 MB instead of 910 MB, which was half the server's RSS).
-# Measured on the synthetic 100k index of bench/search_load.py, same graph, 200 SQuAD questions:
+# Measured by bench/float16.py (the synthetic 100k index, same graph, 200 SQuAD questions):
 # cosines moved by at most 6e-5, the top answer stayed the same for all 200, the top 5 for 198
 # (two near-ties swapped), recall@10 against the exact scan unchanged (0.992 / 0.998). Below the
 # threshold the exact index keeps float32: small corpora (the SQuAD eval) are scored as before.
@@ -306,6 +305,7 @@ class StoredVectors:
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
         self._codes: np.ndarray | None = None  # one raw float16 code per row
+        self._decoder: faiss.Index | None = None
         hnsw = isinstance(index, faiss.IndexHNSW)
         storage = faiss.downcast_index(index.storage) if hnsw else index
         if (
@@ -321,7 +321,7 @@ class StoredVectors:
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The vectors of rows `ids`, shape (len(ids), d), float32."""
-        if self._codes is None:
+        if self._codes is None or self._decoder is None:
             return self.index.reconstruct_batch(ids)
         return self._decoder.sa_decode(self._codes[ids].view(np.uint8).reshape(len(ids), -1))
 

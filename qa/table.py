@@ -8,7 +8,8 @@ only when asked for, which is a few hundred per question.
 Files, in one folder (all `.npy`, loaded with numpy's checks, never with pickle):
     texts.npy, texts-offsets.npy         paragraph texts: one UTF-8 blob and n + 1 byte offsets
     documents.npy, documents-offsets.npy document ids, each once, in first-seen order
-    rows.npy                             int64 (n, 4): document number, paragraph number, start, end
+    rows.npy                             int64 (n, 4): document (its position in documents.npy),
+                                         paragraph number, start, end (in the document's text)
     sentences.npy, sentences-first.npy   int32 (m, 2) sentence spans; n + 1 first rows
     <name>.npy, <name>-offsets.npy       any other list of strings (the vector hashes)
     <name>.npy                           any other array (vector rows and spans)
