@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ann_scale import synthesize  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.lexical import Lexical, bigrams, terms  # noqa: E402
-from qa.store import FORMAT_VERSION, Index, Store, vector_index  # noqa: E402
+from qa.store import FORMAT_VERSION, Index, Store, read_manifest, vector_index  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-dev-v1.1.json"
@@ -53,14 +54,21 @@ MAX_REQUESTS = 200_000
 
 
 def squad_index() -> Index:
+    """bench/out/squad's index. One of an older format is rebuilt in place by
+    `QA_DOCS=bench/out/squad/docs QA_INDEX=bench/out/squad/index .venv/bin/python -m qa index`."""
     return Store(OUT / "squad" / "index").load("all-MiniLM-L6-v2")
 
 
 def synthetic_index(target: int = 100_000) -> Path:
-    """bench/out/synth100k: a 100k-paragraph index made from the SQuAD one (built once)."""
+    """bench/out/synth100k: a 100k-paragraph index made from the SQuAD one (built once, and
+    again when the index format changes)."""
     root = OUT / "synth100k"
-    if (root / "index" / "current").exists():
-        return root
+    store = Store(root / "index")
+    if store.current() is not None:
+        if read_manifest(store.current_folder()).get("format") == FORMAT_VERSION:
+            return root
+        print("the synthetic index has an older format: building it again", flush=True)
+        shutil.rmtree(root / "index")
     started = time.perf_counter()
     base = squad_index()
     n = len(base.paragraphs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -79,36 +80,40 @@ class Embedder:
         self.name, self.path = resolve_model(model)
         self.batch_size = batch_size
         self.texts_embedded = 0  # counted so tests can prove what was (not) re-embedded
-        self.backend, self._encoder, self.max_tokens = self._load(backend, cache or default_cache())
+        self.backend, self._query_encoder, self.max_tokens = self._load(
+            backend, cache or default_cache()
+        )
+        self._batch_encoder = None if self.backend == "onnx" else self._query_encoder
+        self._batch_lock = threading.Lock()
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self.dimension = int(self._encoder.encode(["dimension probe"]).shape[1])
-        self._query_encoder = self._single_threaded()
+        self.dimension = int(self._query_encoder.encode(["dimension probe"]).shape[1])
 
-    def _single_threaded(self):  # noqa: ANN202
-        """The encoder for questions: one ONNX session that runs on the calling thread.
+    # Two ONNX sessions over the same model. Questions get one that runs on the calling thread:
+    # the web app answers from a thread pool, so concurrent questions already keep every core
+    # busy, and a session that also splits each question over the cores makes them wait on each
+    # other (measured: ~25% more questions/s with 8 concurrent threads, and a lower latency for a
+    # lone question too). Onnxruntime's Run is thread-safe: one session serves all threads.
+    # Indexing gets a session that uses every core for its batches, made on first use: a server
+    # that never rebuilds saves its startup time and memory (~0.15 s, ~20-70 MB).
+    def _batch(self):  # noqa: ANN202
+        """The encoder for indexing batches (for torch, the same model as for questions)."""
+        with self._batch_lock:
+            if self._batch_encoder is None:
+                from qa.onnx_model import OnnxEncoder
 
-        The web app answers from a thread pool, so concurrent questions already keep every core
-        busy; a session that also splits each question over the cores makes them wait on each
-        other (measured: ~25% more questions/s with 8 concurrent threads, and a lower latency
-        for a lone question too). Onnxruntime's Run is thread-safe: one session serves all
-        threads. Indexing keeps the session that uses every core for its batches.
-        """
-        if self.backend != "onnx":
-            return self._encoder
-        from qa.onnx_model import OnnxEncoder
-
-        return OnnxEncoder(*self._encoder.args, threads=1)
+                self._batch_encoder = OnnxEncoder(*self._query_encoder.args, threads=0)
+            return self._batch_encoder
 
     def _load(self, backend: str, cache: Path):  # noqa: ANN202
         if backend in ("auto", "onnx"):
             from qa.onnx_model import ExportRefused, load_or_export
 
             try:
-                encoder, folder = load_or_export(self.path, cache)
+                encoder, folder = load_or_export(self.path, cache, threads=1)
                 return "onnx", encoder, int((folder / "max_tokens").read_text())
             except (ExportRefused, ImportError, OSError, RuntimeError, ValueError) as e:
                 if backend == "onnx":
@@ -130,9 +135,10 @@ class Embedder:
         # Length-sorted batches waste less padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        encoder = self._batch()
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
             for batch in batches:
-                out[batch] = self._encoder.encode([texts[i] for i in batch])
+                out[batch] = encoder.encode([texts[i] for i in batch])
                 bar.update(len(batch))
         self.texts_embedded += len(texts)
         return out

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from qa.indexer import Plan, build
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
-from qa.store import Index, Store
+from qa.store import Index, Store, check_model
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,15 @@ class Engine:
             self._index = index  # the swap: one reference
         release_memory()
         return True
+
+    def warm_up(self) -> None:
+        """Load the index and the model now, at the same time: the model's ONNX session is made
+        (outside the GIL) while the index is read. A missing or broken index is reported first."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            model = pool.submit(lambda: self.embedder)
+            index = self.index
+            embedder = model.result()
+        check_model(index.manifest, embedder.name, embedder.dimension)
 
     def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
         plan = build(

@@ -172,8 +172,11 @@ class OnnxEncoder:
         return vectors.astype(np.float32, copy=False)
 
 
-def load_or_export(model_path: Path, cache_root: Path) -> tuple[OnnxEncoder, Path]:
-    """The cached int8 encoder of `model_path`, exporting it on first use."""
+def load_or_export(
+    model_path: Path, cache_root: Path, threads: int = 0
+) -> tuple[OnnxEncoder, Path]:
+    """The cached int8 encoder of `model_path` (on `threads` threads, 0: one per core),
+    exporting it on first use."""
     folder = cache_folder(model_path, cache_root)
     refused = folder.with_name(folder.name + ".refused")
     if refused.is_file():  # decided once per model and recipe; delete the file to retry
@@ -186,4 +189,4 @@ def load_or_export(model_path: Path, cache_root: Path) -> tuple[OnnxEncoder, Pat
             refused.write_text(str(e))
             raise
     max_tokens = int((folder / "max_tokens").read_text())
-    return OnnxEncoder(folder / "model.int8.onnx", folder, max_tokens), folder
+    return OnnxEncoder(folder / "model.int8.onnx", folder, max_tokens, threads), folder

@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from qa.lexical import bigrams, terms
-from qa.store import Index
+from qa.store import Index, StoredVectors
 
 CANDIDATES = 100  # per source; the union is rescored exactly
 
@@ -118,10 +118,12 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return (np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())).astype(np.int64)
 
 
-def _dense(part, first: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """Best cosine per paragraph among its vectors in `part` (a FAISS index)."""
+def _dense(
+    vectors: StoredVectors, first: np.ndarray, rows: np.ndarray, vector: np.ndarray
+) -> np.ndarray:
+    """Best cosine per paragraph among its stored vectors."""
     ids = _ranges(first, rows)
-    sims = part.reconstruct_batch(ids) @ vector if len(ids) else np.zeros(0, np.float32)
+    sims = vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
     return _segment_max(sims, first, rows)
 
 
@@ -160,8 +162,8 @@ def signals(index: Index, query: Query, rows: np.ndarray) -> dict[str, np.ndarra
     coverage = index.lexical.matches(idf)[rows] / total
     sentence_ids = _ranges(index.sentence_first, rows)
     sentence_cov = index.sentence_lexical.matches(idf)[sentence_ids] / total
-    passage = _dense(index.passages, index.passage_first, rows, query.vector)
-    sentence = _dense(index.sentences, index.sentence_first, rows, query.vector)
+    passage = _dense(index.passage_vectors, index.passage_first, rows, query.vector)
+    sentence = _dense(index.sentence_vectors, index.sentence_first, rows, query.vector)
     return {
         "passage": passage,
         "sentence": np.where(sentence < -0.5, passage, sentence),  # no sentences: passage

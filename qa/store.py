@@ -2,15 +2,21 @@
 
 Layout of the index folder:
     current            name of the version in use (replaced atomically)
-    versions/<name>/   manifest.json, paragraphs.json, passages.faiss, sentences.faiss,
-                       bm25/, bm25-sentences/, bm25-bigrams/
+    versions/<name>/   manifest.json, table/ (paragraphs and vector rows, see qa/table.py),
+                       passages.faiss, sentences.faiss, bm25/, bm25-sentences/, bm25-bigrams/
     .lock              held by the one build allowed at a time
+
+Every part is read into memory, none is memory-mapped: a mapped file that is truncated or
+rewritten in place under a running server would kill it (SIGBUS) instead of letting it answer
+from the version it loaded.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +27,11 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.lexical import Lexical
 from qa.paragraphs import Paragraph
+from qa.table import Paragraphs, Strings, load_array, save_array
 from qa.units import Units, text_hash
 
-FORMAT_VERSION = 2
+# 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16.
+FORMAT_VERSION = 3
 FIX = "run `qa index --full` to rebuild it"
 
 
@@ -32,27 +40,33 @@ class Index:
     """A loaded, read-only index version. Row i of `passage_paragraph` is passage vector i."""
 
     manifest: dict[str, Any]
-    paragraphs: list[Paragraph]
+    paragraphs: Sequence[Paragraph]  # a list when just built, a table.Paragraphs when loaded
     passages: faiss.Index
     passage_paragraph: np.ndarray  # int32, paragraph row of each passage vector
     passage_span: np.ndarray  # int32 (n, 2), passage span within its paragraph text
-    passage_hash: list[str]
+    passage_hash: Sequence[str]
     sentences: faiss.Index
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
-    sentence_hash: list[str]
+    sentence_hash: Sequence[str]
     lexical: Lexical  # BM25 over paragraph terms
     sentence_lexical: Lexical  # over sentence terms (for sentence-level term coverage)
     bigram_lexical: Lexical  # over paragraph term bigrams (phrase evidence)
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
-        for row, p in enumerate(self.paragraphs):
-            self.by_document.setdefault(p.document, []).append(row)
+        if isinstance(self.paragraphs, Paragraphs):  # without making 100k Paragraph objects
+            self.by_document.update(self.paragraphs.by_document())
+        else:
+            for row, p in enumerate(self.paragraphs):
+                self.by_document.setdefault(p.document, []).append(row)
         # The vector rows of each paragraph are contiguous: [first[row], first[row + 1]).
         bounds = np.arange(len(self.paragraphs) + 1)
         self.passage_first = np.searchsorted(self.passage_paragraph, bounds).astype(np.int64)
         self.sentence_first = np.searchsorted(self.sentence_paragraph, bounds).astype(np.int64)
+        # The stored vectors, for rescoring candidates (retriever): views, no copies.
+        self.passage_vectors = StoredVectors(self.passages)
+        self.sentence_vectors = StoredVectors(self.sentences)
 
     @property
     def version(self) -> str:
@@ -61,19 +75,21 @@ class Index:
     def save(self, folder: Path) -> None:
         """Write every file of this version into `folder` and flush it to disk."""
         folder.mkdir(parents=True)
-        table = [
-            [p.document, p.number, p.start, p.end, p.text, [list(s) for s in p.sentences]]
-            for p in self.paragraphs
-        ]
-        arrays = {
-            "passage_paragraph": self.passage_paragraph.tolist(),
-            "passage_span": self.passage_span.tolist(),
-            "passage_hash": self.passage_hash,
-            "sentence_paragraph": self.sentence_paragraph.tolist(),
-            "sentence_span": self.sentence_span.tolist(),
-            "sentence_hash": self.sentence_hash,
-        }
-        _write_json(folder / "paragraphs.json", {"paragraphs": table, **arrays})
+        table = folder / "table"
+        table.mkdir()
+        # The packed forms replace the lists: a server that swaps to the version it just built
+        # (Engine.build) then holds what loading it would, not ~3x that in Python objects.
+        self.paragraphs = Paragraphs.pack(self.paragraphs)
+        self.paragraphs.save(table)
+        for kind in ("passage", "sentence"):
+            owner, spans = getattr(self, f"{kind}_paragraph"), getattr(self, f"{kind}_span")
+            save_array(table, f"{kind}_paragraph", np.asarray(owner, dtype=np.int32))
+            save_array(table, f"{kind}_span", np.asarray(spans, dtype=np.int32).reshape(-1, 2))
+            hashes = getattr(self, f"{kind}_hash")
+            if not isinstance(hashes, Strings):
+                hashes = Strings.pack(hashes)
+                setattr(self, f"{kind}_hash", hashes)
+            hashes.save(table, f"{kind}_hash")
         faiss.write_index(self.passages, str(folder / "passages.faiss"))
         faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
         self.lexical.save(folder / "bm25")
@@ -88,41 +104,47 @@ class Index:
     def load(cls, folder: Path, model: str, dimension: int | None = None) -> Index:
         """Load the version in `folder`, checking it was built by `model` in this format."""
         manifest = read_manifest(folder)
-        if manifest.get("model") != model:
-            raise IndexCorruptError(
-                f"the index was built with model {manifest.get('model')!r}, "
-                f"but the configured model is {model!r}: {FIX}"
-            )
-        if dimension is not None and manifest.get("dimension") != dimension:
-            raise IndexCorruptError(
-                f"the index has {manifest.get('dimension')}-dimensional vectors, "
-                f"the model makes {dimension}: {FIX}"
-            )
+        check_model(manifest, model, dimension)
+        # FAISS reads without the GIL: the vectors (the bulk of the bytes) load in a thread
+        # while this one reads the table and the BM25 indexes.
+        pool = ThreadPoolExecutor(max_workers=1)
         try:
-            table = json.loads((folder / "paragraphs.json").read_text("utf-8"))
-            paragraphs = [
-                Paragraph(d, n, s, e, t, tuple(tuple(x) for x in sent))
-                for d, n, s, e, t, sent in table["paragraphs"]
-            ]
+            vectors = pool.submit(
+                lambda: (
+                    _read_vectors(folder / "passages.faiss"),
+                    _read_vectors(folder / "sentences.faiss"),
+                )
+            )
+            table = folder / "table"
+            paragraphs = Paragraphs.load(table)
+            n = len(paragraphs)
+            parts = {
+                f"{kind}_{name}": load(table, f"{kind}_{name}")
+                for kind in ("passage", "sentence")
+                for name, load in (
+                    ("paragraph", lambda t, name: load_array(t, name, np.int32)),
+                    ("span", lambda t, name: load_array(t, name, np.int32, columns=2)),
+                    ("hash", Strings.load),
+                )
+            }
+            lexical = Lexical.load(folder / "bm25", n)
+            sentence_lexical = Lexical.load(folder / "bm25-sentences", len(parts["sentence_hash"]))
+            bigram_lexical = Lexical.load(folder / "bm25-bigrams", n)
+            passages, sentences = vectors.result()
             index = cls(
                 manifest=manifest,
                 paragraphs=paragraphs,
-                passages=_read_vectors(folder / "passages.faiss"),
-                passage_paragraph=np.asarray(table["passage_paragraph"], dtype=np.int32),
-                passage_span=np.asarray(table["passage_span"], dtype=np.int32).reshape(-1, 2),
-                passage_hash=table["passage_hash"],
-                sentences=_read_vectors(folder / "sentences.faiss"),
-                sentence_paragraph=np.asarray(table["sentence_paragraph"], dtype=np.int32),
-                sentence_span=np.asarray(table["sentence_span"], dtype=np.int32).reshape(-1, 2),
-                sentence_hash=table["sentence_hash"],
-                lexical=Lexical.load(folder / "bm25", len(paragraphs)),
-                sentence_lexical=Lexical.load(
-                    folder / "bm25-sentences", len(table["sentence_paragraph"])
-                ),
-                bigram_lexical=Lexical.load(folder / "bm25-bigrams", len(paragraphs)),
+                passages=passages,
+                sentences=sentences,
+                lexical=lexical,
+                sentence_lexical=sentence_lexical,
+                bigram_lexical=bigram_lexical,
+                **parts,
             )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             raise IndexCorruptError(f"the index in {folder} is damaged ({e}): {FIX}") from e
+        finally:
+            pool.shutdown(wait=True)  # never leave a read running behind an error
         index.check()
         return index
 
@@ -135,9 +157,13 @@ class Index:
             or self.sentences.ntotal != n_sent
             or len(self.passage_hash) != n_pass
             or len(self.sentence_hash) != n_sent
+            or len(self.passage_span) != n_pass
+            or len(self.sentence_span) != n_sent
             or self.passages.d != d
             or self.sentences.d != d
             or self.manifest.get("paragraphs") != len(self.paragraphs)
+            or not _rows_fit(self.passage_paragraph, len(self.paragraphs))
+            or not _rows_fit(self.sentence_paragraph, len(self.paragraphs))
         ):
             raise IndexCorruptError(f"the index parts do not match each other: {FIX}")
 
@@ -164,6 +190,27 @@ class Index:
         return dict(zip(hashes, matrix, strict=True))
 
 
+def check_model(manifest: dict[str, Any], model: str, dimension: int | None) -> None:
+    """IndexCorruptError unless the index was built by `model` (with `dimension`, if given)."""
+    if manifest.get("model") != model:
+        raise IndexCorruptError(
+            f"the index was built with model {manifest.get('model')!r}, "
+            f"but the configured model is {model!r}: {FIX}"
+        )
+    if dimension is not None and manifest.get("dimension") != dimension:
+        raise IndexCorruptError(
+            f"the index has {manifest.get('dimension')}-dimensional vectors, "
+            f"the model makes {dimension}: {FIX}"
+        )
+
+
+def _rows_fit(owner: np.ndarray, paragraphs: int) -> bool:
+    """Vector rows name existing paragraphs, in order (each paragraph's rows are contiguous)."""
+    return not len(owner) or (
+        owner[0] >= 0 and owner[-1] < paragraphs and not np.any(np.diff(owner) < 0)
+    )
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -188,9 +235,15 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 # 100k x 384 on 2 cores), so the vectors go into an HNSW graph instead. The parameters are the
 # ones bench/ann_scale.py measured: recall@10 against the exact scan 0.990 at 500k vectors
 # (efConstruction 40: 0.93 at best; 1M was too slow to build on the busy 2-core machine).
-# Candidates from either kind are rescored exactly (retriever: reconstruct_batch), so ANN can
-# only miss a candidate, never misscore one. There are no deletions to handle: every build
-# writes a complete new version whose indexes are built afresh from the (reused) vectors.
+# Candidates from either kind are rescored from the stored vectors (StoredVectors, below), so
+# ANN can only miss a candidate, never misscore one. There are no deletions to handle: every
+# build writes a complete new version whose indexes are built afresh from the (reused) vectors.
+# The graph stores its vectors as float16 (IndexHNSWSQ, QT_fp16): half the memory of float32
+# (at 100k paragraphs, 592k vectors: 455 MB instead of 910 MB, which was half the server's RSS).
+# Measured by bench/float16.py (the synthetic 100k index, same graph, 200 SQuAD questions):
+# cosines moved by at most 6e-5, the top answer stayed the same for all 200, the top 5 for 198
+# (two near-ties swapped), recall@10 against the exact scan unchanged (0.992 / 0.998). Below the
+# threshold the exact index keeps float32: small corpora (the SQuAD eval) are scored as before.
 ANN_THRESHOLD = 20_000
 HNSW_M = 32  # graph neighbours per vector (64 on the bottom layer): ~256 bytes per vector
 HNSW_EF_CONSTRUCTION = 100
@@ -206,11 +259,13 @@ def flat_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
 
 
 def hnsw_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
-    """Approximate inner-product index: an HNSW graph over the full vectors (no compression)."""
-    index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    """Approximate inner-product index: an HNSW graph over float16 copies of the vectors."""
+    index = faiss.IndexHNSWSQ(
+        dimension, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT
+    )
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     index.hnsw.efSearch = HNSW_EF_SEARCH
-    if len(vectors):
+    if len(vectors):  # (float16 needs no training)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
@@ -220,6 +275,55 @@ def vector_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
     if len(vectors) < ANN_THRESHOLD:
         return flat_index(vectors, dimension)
     return hnsw_index(vectors, dimension)
+
+
+class _Memory:
+    """The buffer of a FAISS index's vectors, keeping the index alive while numpy uses it."""
+
+    def __init__(self, owner: faiss.Index, address: int, size: int) -> None:
+        self.owner = owner
+        self.__array_interface__ = {
+            "data": (address, True),  # read-only: the index is never changed once made
+            "shape": (size,),
+            "typestr": "|u1",
+            "version": 3,
+        }
+
+
+class StoredVectors:
+    """The vectors stored in a FAISS index, fetched by row as float32 (for rescoring).
+
+    index.reconstruct_batch decodes float16 rows one virtual call at a time: ~1,800 candidate
+    rows per question then cost ~2 ms more than float32 rows. For float16 storage this gathers
+    the raw codes through a read-only numpy view of the index's memory (which keeps the index
+    alive) and has FAISS decode them in one call: ~0.7 ms more than float32, measured on the
+    synthetic 100k index (numpy's own float16 conversion is slower). The values are the same
+    (float16 -> float32 is exact). Other indexes (float32) keep reconstruct_batch: a memcpy per
+    row, faster than numpy's row gather.
+    """
+
+    def __init__(self, index: faiss.Index) -> None:
+        self.index = index
+        self._codes: np.ndarray | None = None  # one raw float16 code per row
+        self._decoder: faiss.Index | None = None
+        hnsw = isinstance(index, faiss.IndexHNSW)
+        storage = faiss.downcast_index(index.storage) if hnsw else index
+        if (
+            isinstance(storage, faiss.IndexScalarQuantizer)
+            and storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16
+            and index.ntotal
+        ):
+            size = index.ntotal * storage.code_size
+            address = faiss.rev_swig_ptr(storage.codes.data(), size).__array_interface__["data"][0]
+            memory = np.asarray(_Memory(index, address, size))
+            self._codes = memory.view(f"V{storage.code_size}")
+            self._decoder = storage
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The vectors of rows `ids`, shape (len(ids), d), float32."""
+        if self._codes is None or self._decoder is None:
+            return self.index.reconstruct_batch(ids)
+        return self._decoder.sa_decode(self._codes[ids].view(np.uint8).reshape(len(ids), -1))
 
 
 def _read_vectors(path: Path) -> faiss.Index:

@@ -55,8 +55,8 @@ def test_a_full_disk_during_a_build_keeps_the_old_index_and_says_what_to_do(
 ) -> None:
     before = engine.index.version
     with monkeypatch.context() as patch:
-        if where == "first file":  # paragraphs.json, the first file of the version
-            patch.setattr(store_module, "_write_json", disk_full)
+        if where == "first file":  # the paragraph table, the first part of the version
+            patch.setattr(store_module.Paragraphs, "save", disk_full)
         elif where == "mid-save":  # after the vectors, in the BM25 files
             patch.setattr(store_module.Lexical, "save", disk_full)
         elif where == "manifest":  # everything written but the manifest
@@ -110,7 +110,7 @@ def test_a_full_disk_during_a_rebuild_over_http_is_reported_and_serving_goes_on(
     answers_from_the_old_index(engine, before)
 
 
-@pytest.mark.parametrize("victim", ["passages.faiss", "paragraphs.json", "manifest.json"])
+@pytest.mark.parametrize("victim", ["passages.faiss", "table/texts.npy", "manifest.json"])
 def test_a_damaged_index_is_refused_clearly_and_the_next_build_repairs_it(
     engine: Engine, victim: str
 ) -> None:

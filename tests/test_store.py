@@ -25,7 +25,7 @@ def test_missing_index_says_how_to_build_it(tmp_path) -> None:
 def test_manifest_records_what_the_index_holds(built) -> None:
     store, folder = built
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format"] == 2 and manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["format"] == 3 and manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["paragraphs"] == 2
     assert (
         manifest["documents"][0]["id"] == "a.txt" and len(manifest["documents"][0]["sha256"]) == 64
@@ -41,7 +41,9 @@ def test_other_model_or_dimension_is_refused(built) -> None:
         store.load("all-MiniLM-L6-v2", 768)
 
 
-@pytest.mark.parametrize("victim", ["passages.faiss", "paragraphs.json", "manifest.json", "bm25"])
+@pytest.mark.parametrize(
+    "victim", ["passages.faiss", "table", "table/texts.npy", "manifest.json", "bm25"]
+)
 def test_missing_part_is_reported(built, victim) -> None:
     import shutil
 
@@ -52,7 +54,16 @@ def test_missing_part_is_reported(built, victim) -> None:
         store.load("all-MiniLM-L6-v2", 384)
 
 
-@pytest.mark.parametrize("victim", ["passages.faiss", "sentences.faiss", "paragraphs.json"])
+@pytest.mark.parametrize(
+    "victim",
+    [
+        "passages.faiss",
+        "sentences.faiss",
+        "table/texts.npy",
+        "table/rows.npy",
+        "table/sentence_hash.npy",
+    ],
+)
 def test_truncated_file_is_reported(built, victim) -> None:
     store, folder = built
     data = (folder / victim).read_bytes()
@@ -100,6 +111,8 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
     assert isinstance(index.passages, faiss.IndexHNSW)
     assert isinstance(index.sentences, faiss.IndexHNSW)
     assert index.passages.hnsw.efSearch >= qa.store.HNSW_EF_SEARCH
+    storage = faiss.downcast_index(index.sentences.storage)  # float16: half the memory
+    assert storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16
     (best,) = engine.search("Which instrument has four strings?", k=1)
     assert best.paragraph == 2
     # A rebuild after a deletion builds the graph afresh: the removed paragraph is gone.
@@ -113,3 +126,44 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
     engine.build()
     assert engine.index.passages.ntotal == 4
     assert all("violin" not in p.text for p in engine.search("four strings", k=4))
+
+
+def test_hnsw_vectors_keep_their_cosines_to_float16_precision() -> None:
+    import numpy as np
+
+    from qa.store import hnsw_index
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((500, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = hnsw_index(vectors, 384)
+    stored = index.reconstruct_n(0, 500)
+    assert np.abs(stored - vectors).max() < 1e-3
+    query = vectors[7]
+    assert np.abs(stored @ query - vectors @ query).max() < 1e-3
+    _, ids = index.search(query[None, :], 1)
+    assert ids[0][0] == 7
+
+
+def test_stored_vectors_give_the_rows_reconstruct_gives() -> None:
+    import gc
+
+    import faiss
+    import numpy as np
+
+    from qa.store import StoredVectors, flat_index, hnsw_index
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((50, 384)).astype(np.float32)
+    ids = np.array([3, 0, 49, 3, 17])
+    other = faiss.IndexHNSWFlat(384, 4)  # a kind without a view: reconstructed
+    other.add(vectors)
+    for make in (flat_index, hnsw_index, lambda v, d: other):
+        index = make(vectors, 384)
+        expected = index.reconstruct_batch(ids)
+        stored = StoredVectors(index)
+        del index
+        gc.collect()  # the view keeps the FAISS index (its memory) alive
+        rows = stored.rows(ids)
+        assert rows.dtype == np.float32 and np.array_equal(rows, expected)
+    assert StoredVectors(flat_index(vectors[:0], 384)).rows(np.zeros(0, np.int64)).shape == (0, 384)

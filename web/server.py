@@ -31,7 +31,8 @@ def serve(engine: Engine, watch: bool = False) -> None:
     picked up without a restart; with `watch`, changes in the documents folder are indexed.
     """
     settings = engine.settings
-    health = engine.health()  # loads the index now: a missing or broken one fails before binding
+    engine.warm_up()  # the index and the model: a missing or broken index fails before binding,
+    health = engine.health()  # and the first question is answered without waiting for either
     documents = f"{health['documents']} document{'' if health['documents'] == 1 else 's'}"
     print(
         f"Serving {documents} ({health['paragraphs']} paragraphs) "

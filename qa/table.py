@@ -1,0 +1,188 @@
+"""Table: the paragraph table of an index version, stored as flat binary arrays.
+
+A 100k-paragraph table as JSON took ~5 s to parse, with a transient peak of ~350 MB of Python
+lists, and then held ~400 MB of Paragraph and str objects. As numpy arrays it reads in a fraction
+of a second and stays about the size of its text: a paragraph (or a hash) becomes a Python object
+only when asked for, which is a few hundred per question.
+
+Files, in one folder (all `.npy`, loaded with numpy's checks, never with pickle):
+    texts.npy, texts-offsets.npy         paragraph texts: one UTF-8 blob and n + 1 byte offsets
+    documents.npy, documents-offsets.npy document ids, each once, in first-seen order
+    rows.npy                             int64 (n, 4): document (its position in documents.npy),
+                                         paragraph number, start, end (in the document's text)
+    sentences.npy, sentences-first.npy   int32 (m, 2) sentence spans; n + 1 first rows
+    <name>.npy, <name>-offsets.npy       any other list of strings (the vector hashes)
+    <name>.npy                           any other array (vector rows and spans)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+
+from qa.paragraphs import Paragraph
+
+
+class Strings(Sequence[str]):
+    """Strings packed as one UTF-8 blob and byte offsets; each is decoded when asked for."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        if blob.ndim != 1 or offsets.ndim != 1 or len(offsets) == 0:
+            raise ValueError("packed strings have the wrong shape")
+        if offsets[0] != 0 or offsets[-1] != len(blob) or np.any(np.diff(offsets) < 0):
+            raise ValueError("packed string offsets do not fit their text")
+        self._blob = blob.tobytes()  # bytes: slicing and decoding without numpy overhead
+        self._offsets = offsets
+
+    @classmethod
+    def pack(cls, strings: Iterable[str]) -> Strings:
+        encoded = [s.encode("utf-8") for s in strings]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+
+    def save(self, folder: Path, name: str) -> None:
+        np.save(folder / f"{name}.npy", np.frombuffer(self._blob, dtype=np.uint8))
+        np.save(folder / f"{name}-offsets.npy", self._offsets)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Strings:
+        return cls(
+            load_array(folder, name, np.uint8), load_array(folder, f"{name}-offsets", np.int64)
+        )
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("string index out of range")
+        return self._blob[self._offsets[i] : self._offsets[i + 1]].decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        blob, offsets = self._blob, self._offsets.tolist()
+        for a, b in zip(offsets, offsets[1:]):
+            yield blob[a:b].decode("utf-8")
+
+
+class Paragraphs(Sequence[Paragraph]):
+    """The paragraphs of a stored version; each Paragraph is made when asked for."""
+
+    def __init__(
+        self,
+        texts: Strings,
+        documents: Strings,
+        rows: np.ndarray,
+        sentences: np.ndarray,
+        sentence_first: np.ndarray,
+    ) -> None:
+        n = len(texts)
+        if rows.shape != (n, 4) or sentences.ndim != 2 or sentences.shape[1:] != (2,):
+            raise ValueError("the paragraph table parts have the wrong shape")
+        if (
+            len(sentence_first) != n + 1
+            or sentence_first[0] != 0
+            or sentence_first[-1] != len(sentences)
+            or np.any(np.diff(sentence_first) < 0)
+        ):
+            raise ValueError("the paragraph table's sentence rows do not fit")
+        if n and (rows[:, 0].min() < 0 or rows[:, 0].max() >= len(documents)):
+            raise ValueError("the paragraph table names documents it does not have")
+        self.texts, self.documents = texts, documents
+        # Arrays, not lists: 100k rows and ~500k spans as Python ints would take ~80 MB.
+        self._rows = rows  # per row: document, number, start, end
+        self._sentences = sentences
+        self._first = sentence_first
+
+    @classmethod
+    def pack(cls, paragraphs: Sequence[Paragraph]) -> Paragraphs:
+        if isinstance(paragraphs, Paragraphs):
+            return paragraphs
+        documents: dict[str, int] = {}
+        rows = np.zeros((len(paragraphs), 4), dtype=np.int64)
+        first = np.zeros(len(paragraphs) + 1, dtype=np.int64)
+        for r, p in enumerate(paragraphs):
+            rows[r] = documents.setdefault(p.document, len(documents)), p.number, p.start, p.end
+            first[r + 1] = first[r] + len(p.sentences)
+        spans = [s for p in paragraphs for s in p.sentences]
+        return cls(
+            Strings.pack(p.text for p in paragraphs),
+            Strings.pack(documents),
+            rows,
+            np.asarray(spans, dtype=np.int32).reshape(-1, 2),
+            first,
+        )
+
+    def save(self, folder: Path) -> None:
+        self.texts.save(folder, "texts")
+        self.documents.save(folder, "documents")
+        np.save(folder / "rows.npy", self._rows)
+        np.save(folder / "sentences.npy", self._sentences)
+        np.save(folder / "sentences-first.npy", self._first)
+
+    @classmethod
+    def load(cls, folder: Path) -> Paragraphs:
+        return cls(
+            Strings.load(folder, "texts"),
+            Strings.load(folder, "documents"),
+            load_array(folder, "rows", np.int64, columns=4),
+            load_array(folder, "sentences", np.int32, columns=2),
+            load_array(folder, "sentences-first", np.int64),
+        )
+
+    def by_document(self) -> dict[str, list[int]]:
+        """Document id -> its paragraph rows, in order (without making any Paragraph)."""
+        owner = self._rows[:, 0]
+        counts = np.bincount(owner, minlength=len(self.documents)).tolist()
+        order = np.argsort(owner, kind="stable").tolist()
+        out, start = {}, 0
+        for name, count in zip(self.documents, counts):
+            if count:
+                out[name] = order[start : start + count]
+                start += count
+        return out
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> Paragraph: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Paragraph]: ...
+    def __getitem__(self, i: int | slice) -> Paragraph | list[Paragraph]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("paragraph index out of range")
+        document, number, start, end = self._rows[i].tolist()
+        spans = self._sentences[self._first[i] : self._first[i + 1]].tolist()
+        sentences = tuple(tuple(s) for s in spans)
+        return Paragraph(self.documents[document], number, start, end, self.texts[i], sentences)
+
+    def __iter__(self) -> Iterator[Paragraph]:
+        return (self[i] for i in range(len(self)))
+
+
+def save_array(folder: Path, name: str, array: np.ndarray) -> None:
+    np.save(folder / f"{name}.npy", array)
+
+
+def load_array(folder: Path, name: str, dtype: type, columns: int = 0) -> np.ndarray:
+    """A stored array, checked to have the expected type and number of columns."""
+    array = np.load(folder / f"{name}.npy", allow_pickle=False)
+    if array.dtype != dtype or (array.shape[1:] != (columns,) if columns else array.ndim != 1):
+        raise ValueError(f"{name}.npy holds {array.dtype} {array.shape}, not what was expected")
+    return array
