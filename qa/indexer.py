@@ -20,7 +20,7 @@ import numpy as np
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
-from qa.lexical import Lexical, bigrams, terms
+from qa.lexical import Lexical, Terms, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
 from qa.units import split_units, text_hash
@@ -144,12 +144,11 @@ def build(
             plan.seconds = time.perf_counter() - started
             return plan
 
-        # BM25 needs only the text: build it in a thread while the model (which releases the
-        # GIL) embeds, so an incremental build costs little more than its embedding.
+        # The lexical side needs only the text: build it in a thread while the model (which
+        # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(lexical_indexes, paragraphs, sentence_rows)
+            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous)
             fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
-            lexical_parts = lexical.result()
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)
@@ -178,7 +177,7 @@ def build(
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=[h for _, _, h in sentence_rows],
-            **lexical_parts,
+            lexical=lexical.result(),
         )
         try:
             store.publish(index)
@@ -195,13 +194,33 @@ def build(
         return plan
 
 
-def lexical_indexes(paragraphs: list[Paragraph], sentence_rows: list) -> dict[str, Lexical]:
-    """The BM25 indexes of a version, built from the stored text (cheap: no model involved)."""
-    paragraph_terms = [terms(p.text) for p in paragraphs]
-    return {
-        "lexical": Lexical.build(paragraph_terms),
-        "sentence_lexical": Lexical.build(
-            [terms(paragraphs[row].text[s:e]) for row, (s, e), _ in sentence_rows]
-        ),
-        "bigram_lexical": Lexical.build([bigrams(t) for t in paragraph_terms]),
-    }
+def lexical_index(
+    paragraphs: list[Paragraph], sentence_rows: list, previous: Index | None
+) -> Lexical:
+    """The lexical side of a version (cheap: no model involved). Only new paragraphs are
+    tokenized; an unchanged one keeps its term ids (and its sentences', as its units are reused
+    by the same text hash) from the previous version."""
+    known: dict[str, tuple[Terms, list[Terms]]] = {}
+    if previous is not None:
+        old, first = previous.lexical, previous.sentence_first.tolist()
+        old_paragraphs, old_sentences = old.paragraphs.lists(), old.sentences.lists()
+        for row, p in enumerate(previous.paragraphs):
+            known[text_hash(p.text)] = (
+                old_paragraphs[row],
+                old_sentences[first[row] : first[row + 1]],
+            )
+    spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
+    for row, span, _ in sentence_rows:
+        spans[row].append(span)
+    paragraph_terms: list[Terms] = []
+    sentence_terms: list[Terms] = []
+    for p, sentences in zip(paragraphs, spans):
+        reused = known.get(text_hash(p.text))
+        if reused is not None and len(reused[1]) == len(sentences):
+            paragraph_terms.append(reused[0])
+            sentence_terms.extend(reused[1])
+        else:
+            paragraph_terms.append(terms(p.text))
+            sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
+    vocabulary = previous.lexical.vocabulary if previous is not None else []
+    return Lexical.build(paragraph_terms, sentence_terms, vocabulary)

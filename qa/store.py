@@ -3,7 +3,7 @@
 Layout of the index folder:
     current            name of the version in use (replaced atomically)
     versions/<name>/   manifest.json, paragraphs.json, passages.faiss, sentences.faiss,
-                       bm25/, bm25-sentences/, bm25-bigrams/
+                       lexical.npz (vocabulary, term ids, BM25 of terms and of bigrams)
     .lock              held by the one build allowed at a time
 """
 
@@ -23,7 +23,7 @@ from qa.lexical import Lexical
 from qa.paragraphs import Paragraph
 from qa.units import Units, text_hash
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: one lexical.npz instead of three bm25s folders
 FIX = "run `qa index --full` to rebuild it"
 
 
@@ -41,9 +41,7 @@ class Index:
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
     sentence_hash: list[str]
-    lexical: Lexical  # BM25 over paragraph terms
-    sentence_lexical: Lexical  # over sentence terms (for sentence-level term coverage)
-    bigram_lexical: Lexical  # over paragraph term bigrams (phrase evidence)
+    lexical: Lexical  # paragraph and sentence term ids, BM25 over terms and over bigrams
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
@@ -76,9 +74,7 @@ class Index:
         _write_json(folder / "paragraphs.json", {"paragraphs": table, **arrays})
         faiss.write_index(self.passages, str(folder / "passages.faiss"))
         faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
-        self.lexical.save(folder / "bm25")
-        self.sentence_lexical.save(folder / "bm25-sentences")
-        self.bigram_lexical.save(folder / "bm25-bigrams")
+        self.lexical.save(folder / "lexical.npz")
         # The manifest goes last: a folder with a manifest is complete.
         _write_json(folder / "manifest.json", self.manifest)
         for path in [*folder.rglob("*"), folder]:
@@ -115,11 +111,9 @@ class Index:
                 sentence_paragraph=np.asarray(table["sentence_paragraph"], dtype=np.int32),
                 sentence_span=np.asarray(table["sentence_span"], dtype=np.int32).reshape(-1, 2),
                 sentence_hash=table["sentence_hash"],
-                lexical=Lexical.load(folder / "bm25", len(paragraphs)),
-                sentence_lexical=Lexical.load(
-                    folder / "bm25-sentences", len(table["sentence_paragraph"])
+                lexical=Lexical.load(
+                    folder / "lexical.npz", len(paragraphs), len(table["sentence_paragraph"])
                 ),
-                bigram_lexical=Lexical.load(folder / "bm25-bigrams", len(paragraphs)),
             )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
             raise IndexCorruptError(f"the index in {folder} is damaged ({e}): {FIX}") from e
