@@ -105,8 +105,14 @@ def build(
 
         paragraphs: list[Paragraph] = []
         doc_entries = []
+        unchanged = set(plan.unchanged)  # (empty without a previous version)
         for doc in documents:
-            split = split_paragraphs(doc)
+            if previous is not None and doc.id in unchanged:
+                # Same text, same paragraphs: reuse them rather than split (and sentence-split)
+                # every document again (the split is a function of the text, as units are).
+                split = [previous.paragraphs[r] for r in previous.by_document.get(doc.id, [])]
+            else:
+                split = split_paragraphs(doc)
             paragraphs.extend(split)
             doc_entries.append(
                 {"id": doc.id, "sha256": doc.sha256, "paragraphs": len(split), "note": doc.note}
