@@ -68,16 +68,24 @@ class TermIds:
         return [flat[a:b] for a, b in zip(bounds, bounds[1:])]
 
     def contains(self, rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-        """Booleans (len(rows), len(wanted)): does text rows[i] contain term wanted[j]?"""
-        rows = np.asarray(rows, dtype=np.int64)
+        """Booleans (len(wanted), len(rows)): does text rows[i] contain term wanted[j]? (The
+        wanted ids are distinct.) Costs in proportion to the texts asked about, not all."""
+        rows, wanted = np.asarray(rows, dtype=np.int64), np.asarray(wanted, dtype=np.int32)
+        out = np.zeros((len(wanted), len(rows)), dtype=bool)
+        if len(rows) == 0 or len(wanted) == 0:
+            return out
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
-        offsets = np.cumsum(lengths) - lengths  # where each text's ids begin in `found`
+        offsets = np.cumsum(lengths) - lengths  # where each text's ids begin in `ids`
         ids = self.ids[np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())]
-        found = ids[:, None] == np.asarray(wanted, dtype=np.int32)[None, :]
-        out = np.zeros((len(rows), len(wanted)), dtype=bool)
-        nonempty = lengths > 0
-        if nonempty.any():
-            out[nonempty] = np.logical_or.reduceat(found, offsets[nonempty], axis=0)
+        # Column + 1 of every wanted id (0: not wanted). np.zeros maps fresh zero pages, so
+        # the table costs next to nothing beyond the entries looked up.
+        column = np.zeros(max(int(ids.max(initial=0)), int(wanted.max())) + 1, np.int32)
+        column[wanted] = np.arange(1, len(wanted) + 1, dtype=np.int32)
+        found = column[ids]
+        hits = np.flatnonzero(found > 0)  # (on booleans: ~10x faster than on int32)
+        # The text of a position: the last one starting at or before it (empty texts start
+        # where the next one does, so they come first and are never picked).
+        out[found[hits] - 1, np.searchsorted(offsets, hits, side="right") - 1] = True
         return out
 
 
@@ -208,12 +216,12 @@ class Lexical:
         values are exactly those of adding each term's weight to the texts that contain it."""
         texts = self.sentences if sentences else self.paragraphs
         known = [(self._ids[t], w) for t, w in weights.items() if t in self._ids]
-        out = np.zeros(len(rows), dtype=np.float32)
         if not known or len(rows) == 0:
-            return out
+            return np.zeros(len(rows), dtype=np.float32)
         has = texts.contains(rows, np.array([tid for tid, _ in known]))
-        for j, (_, weight) in enumerate(known):
-            out += np.where(has[:, j], np.float32(weight), np.float32(0))
+        out = np.zeros(len(rows), dtype=np.float32)
+        for contains, (_, weight) in zip(has, known):
+            out += contains * np.float32(weight)  # 0 where absent: adding it changes nothing
         return out
 
     def save(self, path: Path) -> None:
