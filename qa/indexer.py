@@ -106,13 +106,17 @@ def build(
         paragraphs: list[Paragraph] = []
         doc_entries = []
         unchanged = set(plan.unchanged)  # (empty without a previous version)
+        origin: list[int | None] = []  # each paragraph's row in the previous version, if reused
         for doc in documents:
             if previous is not None and doc.id in unchanged:
                 # Same text, same paragraphs: reuse them rather than split (and sentence-split)
                 # every document again (the split is a function of the text, as units are).
-                split = [previous.paragraphs[r] for r in previous.by_document.get(doc.id, [])]
+                rows = previous.by_document.get(doc.id, [])
+                split = [previous.paragraphs[r] for r in rows]
+                origin.extend(rows)
             else:
                 split = split_paragraphs(doc)
+                origin.extend([None] * len(split))
             paragraphs.extend(split)
             doc_entries.append(
                 {"id": doc.id, "sha256": doc.sha256, "paragraphs": len(split), "note": doc.note}
@@ -128,7 +132,15 @@ def build(
         sentence_cache = previous.vectors("sentences") if previous else {}
         units_cache = previous.units() if previous else {}  # unchanged text: no re-tokenizing
         passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
+        reused = _reusable_rows(previous) if previous else None
         for row, p in enumerate(paragraphs):
+            if reused is not None and origin[row] is not None:
+                # A paragraph of an unchanged document: its units, hashes and vectors are the
+                # previous version's (no hashing its 14k texts again on every build).
+                old_passages, old_sentences = reused(origin[row])
+                passage_rows.extend((row, span, h) for span, h in old_passages)
+                sentence_rows.extend((row, span, h) for span, h in old_sentences)
+                continue
             units = units_cache.get(text_hash(p.text)) or split_units(
                 p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens
             )
@@ -153,7 +165,7 @@ def build(
         # The lexical side needs only the text: build it in a thread while the model (which
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous)
+            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
             fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
@@ -200,31 +212,48 @@ def build(
         return plan
 
 
+def _reusable_rows(previous: Index):  # noqa: ANN202
+    """A function: previous paragraph row -> its ((span, hash) of passages, of sentences)."""
+    passages = list(zip(map(tuple, previous.passage_span.tolist()), previous.passage_hash))
+    sentences = list(zip(map(tuple, previous.sentence_span.tolist()), previous.sentence_hash))
+    pf, sf = previous.passage_first.tolist(), previous.sentence_first.tolist()
+    return lambda row: (passages[pf[row] : pf[row + 1]], sentences[sf[row] : sf[row + 1]])
+
+
 def lexical_index(
-    paragraphs: list[Paragraph], sentence_rows: list, previous: Index | None
+    paragraphs: list[Paragraph],
+    sentence_rows: list,
+    previous: Index | None,
+    origin: list[int | None] | None = None,
 ) -> Lexical:
     """The lexical side of a version (cheap: no model involved). Only new paragraphs are
-    tokenized; an unchanged one keeps its term ids (and its sentences', as its units are reused
-    by the same text hash) from the previous version."""
-    known: dict[str, tuple[Terms, list[Terms]]] = {}
-    if previous is not None:
-        old, first = previous.lexical, previous.sentence_first.tolist()
-        old_paragraphs, old_sentences = old.paragraphs.lists(), old.sentences.lists()
-        for row, p in enumerate(previous.paragraphs):
-            known[text_hash(p.text)] = (
-                old_paragraphs[row],
-                old_sentences[first[row] : first[row + 1]],
-            )
+    tokenized: one of an unchanged document (its previous row in `origin`), or with the text
+    of a previous one, keeps its term ids (and its sentences', as its units are reused by the
+    same text hash) from the previous version."""
+    origin = origin or [None] * len(paragraphs)
     spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
     for row, span, _ in sentence_rows:
         spans[row].append(span)
+    old_paragraphs: list[Terms] = []
+    old_sentences: list[Terms] = []
+    first: list[int] = []
+    by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
+    if previous is not None:
+        old_paragraphs, old_sentences = (
+            previous.lexical.paragraphs.lists(),
+            previous.lexical.sentences.lists(),
+        )
+        first = previous.sentence_first.tolist()
     paragraph_terms: list[Terms] = []
     sentence_terms: list[Terms] = []
-    for p, sentences in zip(paragraphs, spans):
-        reused = known.get(text_hash(p.text))
-        if reused is not None and len(reused[1]) == len(sentences):
-            paragraph_terms.append(reused[0])
-            sentence_terms.extend(reused[1])
+    for p, sentences, old in zip(paragraphs, spans, origin):
+        if old is None and previous is not None:
+            if by_text is None:
+                by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
+            old = by_text.get(text_hash(p.text))
+        if old is not None and first[old + 1] - first[old] == len(sentences):
+            paragraph_terms.append(old_paragraphs[old])
+            sentence_terms.extend(old_sentences[first[old] : first[old + 1]])
         else:
             paragraph_terms.append(terms(p.text))
             sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
