@@ -99,9 +99,7 @@ def synthetic_index(target: int = 100_000) -> Path:
         for r, (s, e) in zip(base.sentence_paragraph, base.sentence_span.tolist())
     ]
     t = time.perf_counter()
-    lexical = Lexical.build(
-        [par_terms[i % n] for i in range(target)], [sent_terms[i] for i in sid], []
-    )
+    lexical = Lexical.build([par_terms[i % n] for i in range(target)], [sent_terms[i] for i in sid])
     print(f"  BM25 indexes: {time.perf_counter() - t:.1f}s", flush=True)
     t = time.perf_counter()
     passages = vector_index(passage_vectors, d)

@@ -20,7 +20,7 @@ import numpy as np
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
-from qa.lexical import Lexical, Terms, terms
+from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
 from qa.units import split_units, text_hash
@@ -234,28 +234,19 @@ def lexical_index(
     spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
     for row, span, _ in sentence_rows:
         spans[row].append(span)
-    old_paragraphs: list[Terms] = []
-    old_sentences: list[Terms] = []
-    first: list[int] = []
+    first = previous.sentence_first.tolist() if previous is not None else []
     by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
-    if previous is not None:
-        old_paragraphs, old_sentences = (
-            previous.lexical.paragraphs.lists(),
-            previous.lexical.sentences.lists(),
-        )
-        first = previous.sentence_first.tolist()
-    paragraph_terms: list[Terms] = []
-    sentence_terms: list[Terms] = []
+    paragraph_terms: list[Text] = []
+    sentence_terms: list[Text] = []
     for p, sentences, old in zip(paragraphs, spans, origin):
         if old is None and previous is not None:
             if by_text is None:
                 by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
             old = by_text.get(text_hash(p.text))
         if old is not None and first[old + 1] - first[old] == len(sentences):
-            paragraph_terms.append(old_paragraphs[old])
-            sentence_terms.extend(old_sentences[first[old] : first[old + 1]])
+            paragraph_terms.append(old)
+            sentence_terms.extend(range(first[old], first[old + 1]))
         else:
             paragraph_terms.append(terms(p.text))
             sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
-    vocabulary = previous.lexical.vocabulary if previous is not None else []
-    return Lexical.build(paragraph_terms, sentence_terms, vocabulary)
+    return Lexical.build(paragraph_terms, sentence_terms, previous.lexical if previous else None)

@@ -25,9 +25,8 @@ _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 
-# A term: its id in the vocabulary (list[int]), or, for text tokenized by this build, the term
-# itself (list[str]).
-Terms = list[int] | list[str]
+# A text given to Lexical.build: its terms, if tokenized now, or its row in the previous version.
+Text = list[str] | int
 
 
 @lru_cache(maxsize=65536)
@@ -76,7 +75,7 @@ class TermIds:
             return out
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         offsets = np.cumsum(lengths) - lengths  # where each text's ids begin in `ids`
-        ids = self.ids[np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())]
+        ids = self.ids[_ranges(starts, lengths)]
         # Column + 1 of every wanted id (0: not wanted). np.zeros maps fresh zero pages, so
         # the table costs next to nothing beyond the entries looked up.
         column = np.zeros(max(int(ids.max(initial=0)), int(wanted.max())) + 1, np.int32)
@@ -152,29 +151,46 @@ class Lexical:
 
     @classmethod
     def build(
-        cls, paragraphs: list[Terms], sentences: list[Terms], vocabulary: list[str]
+        cls, paragraphs: list[Text], sentences: list[Text], previous: Lexical | None = None
     ) -> Lexical:
-        """From the terms of every paragraph and sentence: given as strings for text tokenized
-        now, or as ids in `vocabulary` (the previous version's) for text tokenized before."""
-        known = list(vocabulary)
+        """From every paragraph and sentence: its terms (text tokenized now), or its row in
+        `previous` (text tokenized before, whose term ids are taken over as they are)."""
+        known = list(previous.vocabulary) if previous else []
         number = {t: i for i, t in enumerate(known)}
 
-        def ids(items: Terms) -> list[int]:
-            if not items or isinstance(items[0], int):
-                return items  # type: ignore[return-value]
-            out = []
-            for term in items:
-                tid = number.get(term)  # type: ignore[arg-type]
-                if tid is None:
-                    tid = number[term] = len(known)  # type: ignore[index]
-                    known.append(term)  # type: ignore[arg-type]
-                out.append(tid)
-            return out
+        def assemble(texts: list[Text], old: TermIds | None) -> TermIds:
+            base = len(old.ids) if old else 0  # new ids go after the old ones
+            old_bounds = old.indptr.tolist() if old else []
+            fresh: list[int] = []
+            starts, lengths = [], []
+            for text in texts:
+                if isinstance(text, int):
+                    starts.append(old_bounds[text])
+                    lengths.append(old_bounds[text + 1] - old_bounds[text])
+                    continue
+                starts.append(base + len(fresh))
+                lengths.append(len(text))
+                for term in text:
+                    tid = number.get(term)
+                    if tid is None:
+                        tid = number[term] = len(known)
+                        known.append(term)
+                    fresh.append(tid)
+            pool = np.concatenate(
+                [old.ids if old else np.zeros(0, np.int32), np.array(fresh, dtype=np.int32)]
+            )
+            length = np.array(lengths, dtype=np.int64)
+            indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+            np.cumsum(length, out=indptr[1:])
+            return TermIds(indptr, pool[_ranges(np.array(starts, dtype=np.int64), length)])
 
-        par = TermIds.of([ids(x) for x in paragraphs])
-        sen = TermIds.of([ids(x) for x in sentences])
+        par = assemble(paragraphs, previous.paragraphs if previous else None)
+        sen = assemble(sentences, previous.sentences if previous else None)
         # Number afresh the terms still in use: those of removed documents drop out.
-        used = np.unique(np.concatenate([par.ids, sen.ids]))
+        counts = np.bincount(par.ids, minlength=len(known)) + np.bincount(
+            sen.ids, minlength=len(known)
+        )
+        used = np.flatnonzero(counts)  # (sorted, like np.unique, without sorting 300k ids)
         renumber = np.zeros(len(known), dtype=np.int32)
         renumber[used] = np.arange(len(used), dtype=np.int32)
         par, sen = TermIds(par.indptr, renumber[par.ids]), TermIds(sen.indptr, renumber[sen.ids])
@@ -261,6 +277,12 @@ class Lexical:
             arrays["bigram_keys"],
             BM25.from_arrays(arrays, "bigram", paragraphs),
         )
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions starts[i] .. starts[i] + lengths[i] - 1 of every i, one after another."""
+    offsets = np.cumsum(lengths) - lengths  # where each range begins in the output
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def _bigrams(paragraphs: TermIds, terms: int) -> tuple[np.ndarray, TermIds]:

@@ -28,7 +28,7 @@ QUESTIONS = ["Where was the prison camp built?", "dam river camp", "magma crust"
 
 def build(paragraphs=PARAGRAPHS, sentences=SENTENCES) -> Lexical:
     return Lexical.build(
-        [terms(p) for p in paragraphs], [terms(paragraphs[r][s:e]) for r, s, e in sentences], []
+        [terms(p) for p in paragraphs], [terms(paragraphs[r][s:e]) for r, s, e in sentences]
     )
 
 
@@ -77,18 +77,17 @@ def test_idf_counts_paragraphs_and_ignores_unknown_terms() -> None:
 
 
 def test_reusing_a_previous_versions_ids_gives_the_same_index() -> None:
-    """An incremental build (old text as ids, new text as strings, a document removed) equals
-    building from scratch."""
+    """An incremental build (old text by its previous row, new text as terms, a paragraph
+    removed) equals building from scratch."""
     previous = build()
     kept = [0, 1, 3]
     paragraphs = [PARAGRAPHS[r] for r in kept] + ["A new camp by the volcano river."]
     sentences = [(kept.index(r), s, e) for r, s, e in SENTENCES if r in kept]
     sentences.append((3, 0, len(paragraphs[3])))
-    old_p, old_s = previous.paragraphs.lists(), previous.sentences.lists()
     reused = Lexical.build(
-        [old_p[r] for r in kept] + [terms(paragraphs[3])],
-        [old_s[i] for i, (r, _, _) in enumerate(SENTENCES) if r in kept] + [terms(paragraphs[3])],
-        previous.vocabulary,
+        [*kept, terms(paragraphs[3])],
+        [i for i, (r, _, _) in enumerate(SENTENCES) if r in kept] + [terms(paragraphs[3])],
+        previous,
     )
     fresh = build(paragraphs, sentences)
     assert sorted(reused.vocabulary) == sorted(fresh.vocabulary)  # "magma" etc. dropped out
