@@ -130,20 +130,23 @@ def build(
 
         passage_cache = previous.vectors("passages") if previous else {}
         sentence_cache = previous.vectors("sentences") if previous else {}
-        units_cache = previous.units() if previous else {}  # unchanged text: no re-tokenizing
         passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
         reused = _reusable_rows(previous) if previous else None
+        by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
         for row, p in enumerate(paragraphs):
+            if previous is not None and origin[row] is None:
+                # A paragraph of an edited or added document may still have a previous twin.
+                if by_text is None:
+                    by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
+                origin[row] = by_text.get(text_hash(p.text))
             if reused is not None and origin[row] is not None:
-                # A paragraph of an unchanged document: its units, hashes and vectors are the
-                # previous version's (no hashing its 14k texts again on every build).
+                # Same text as a previous paragraph: its units, hashes and vectors are the
+                # previous version's (no re-tokenizing, no hashing its texts again).
                 old_passages, old_sentences = reused(origin[row])
                 passage_rows.extend((row, span, h) for span, h in old_passages)
                 sentence_rows.extend((row, span, h) for span, h in old_sentences)
                 continue
-            units = units_cache.get(text_hash(p.text)) or split_units(
-                p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens
-            )
+            units = split_units(p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
             new_passage = False
             for s, e in units.passages:
                 h = text_hash(p.text[s:e])
@@ -226,23 +229,17 @@ def lexical_index(
     previous: Index | None,
     origin: list[int | None] | None = None,
 ) -> Lexical:
-    """The lexical side of a version (cheap: no model involved). Only new paragraphs are
-    tokenized: one of an unchanged document (its previous row in `origin`), or with the text
-    of a previous one, keeps its term ids (and its sentences', as its units are reused by the
-    same text hash) from the previous version."""
+    """The lexical side of a version (cheap: no model involved). Only new text is tokenized: a
+    paragraph with the text of previous row origin[row] takes over its term ids and its
+    sentences' (its units are the previous ones)."""
     origin = origin or [None] * len(paragraphs)
     spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
     for row, span, _ in sentence_rows:
         spans[row].append(span)
     first = previous.sentence_first.tolist() if previous is not None else []
-    by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
     paragraph_terms: list[Text] = []
     sentence_terms: list[Text] = []
     for p, sentences, old in zip(paragraphs, spans, origin):
-        if old is None and previous is not None:
-            if by_text is None:
-                by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
-            old = by_text.get(text_hash(p.text))
         if old is not None and first[old + 1] - first[old] == len(sentences):
             paragraph_terms.append(old)
             sentence_terms.extend(range(first[old], first[old + 1]))
