@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ann_scale import synthesize  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
-from qa.lexical import Lexical, bigrams, terms  # noqa: E402
+from qa.lexical import Lexical, terms  # noqa: E402
 from qa.store import FORMAT_VERSION, Index, Store, read_manifest, vector_index  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -108,11 +108,7 @@ def synthetic_index(target: int = 100_000) -> Path:
         for r, (s, e) in zip(base.sentence_paragraph, base.sentence_span.tolist())
     ]
     t = time.perf_counter()
-    lexical = {
-        "lexical": Lexical.build([par_terms[i % n] for i in range(target)]),
-        "sentence_lexical": Lexical.build([sent_terms[i] for i in sid]),
-        "bigram_lexical": Lexical.build([bigrams(par_terms[i % n]) for i in range(target)]),
-    }
+    lexical = Lexical.build([par_terms[i % n] for i in range(target)], [sent_terms[i] for i in sid])
     print(f"  BM25 indexes: {time.perf_counter() - t:.1f}s", flush=True)
     t = time.perf_counter()
     passages = vector_index(passage_vectors, d)
@@ -143,7 +139,7 @@ def synthetic_index(target: int = 100_000) -> Path:
         sentence_paragraph=sentence_paragraph,
         sentence_span=base.sentence_span[sid],
         sentence_hash=[base.sentence_hash[i] for i in sid],
-        **lexical,
+        lexical=lexical,
     )
     Store(root / "index").publish(index)
     # The peer's corpus: one line per paragraph, its first passage vector.

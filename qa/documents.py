@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import unicodedata
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,9 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # Decoded text with more control characters than this share (in its first 8,192 characters) is
 # binary that happened to have no NUL byte (a compressed file, an image renamed .txt).
 MAX_CONTROL_SHARE = 0.05
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but the whitespace
+# ones; a regex counts them ~10x faster than unicodedata per character (every build reads all).
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 # Elements whose text forms its own block (paragraph) in an HTML page.
 HTML_BLOCKS = (
@@ -85,7 +88,7 @@ def decode(data: bytes) -> tuple[str, str]:
 def _text(text: str) -> str:
     """`text`, unless it is mostly control characters: then UnreadableError (binary)."""
     sample = text[:8192]
-    controls = sum(1 for c in sample if c not in "\t\n\r\f\v" and unicodedata.category(c) == "Cc")
+    controls = len(_CONTROL.findall(sample))
     if sample and controls > MAX_CONTROL_SHARE * len(sample):
         raise UnreadableError(
             f"binary content ({controls:,} control characters in the first "

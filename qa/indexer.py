@@ -20,7 +20,7 @@ import numpy as np
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
 from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
-from qa.lexical import Lexical, bigrams, terms
+from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
 from qa.units import split_units, text_hash
@@ -105,8 +105,18 @@ def build(
 
         paragraphs: list[Paragraph] = []
         doc_entries = []
+        unchanged = set(plan.unchanged)  # (empty without a previous version)
+        origin: list[int | None] = []  # each paragraph's row in the previous version, if reused
         for doc in documents:
-            split = split_paragraphs(doc)
+            if previous is not None and doc.id in unchanged:
+                # Same text, same paragraphs: reuse them rather than split (and sentence-split)
+                # every document again (the split is a function of the text, as units are).
+                rows = previous.by_document.get(doc.id, [])
+                split = [previous.paragraphs[r] for r in rows]
+                origin.extend(rows)
+            else:
+                split = split_paragraphs(doc)
+                origin.extend([None] * len(split))
             paragraphs.extend(split)
             doc_entries.append(
                 {"id": doc.id, "sha256": doc.sha256, "paragraphs": len(split), "note": doc.note}
@@ -120,12 +130,23 @@ def build(
 
         passage_cache = previous.vectors("passages") if previous else {}
         sentence_cache = previous.vectors("sentences") if previous else {}
-        units_cache = previous.units() if previous else {}  # unchanged text: no re-tokenizing
         passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
+        reused = _reusable_rows(previous) if previous else None
+        by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
         for row, p in enumerate(paragraphs):
-            units = units_cache.get(text_hash(p.text)) or split_units(
-                p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens
-            )
+            if previous is not None and origin[row] is None:
+                # A paragraph of an edited or added document may still have a previous twin.
+                if by_text is None:
+                    by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
+                origin[row] = by_text.get(text_hash(p.text))
+            if reused is not None and origin[row] is not None:
+                # Same text as a previous paragraph: its units, hashes and vectors are the
+                # previous version's (no re-tokenizing, no hashing its texts again).
+                old_passages, old_sentences = reused(origin[row])
+                passage_rows.extend((row, span, h) for span, h in old_passages)
+                sentence_rows.extend((row, span, h) for span, h in old_sentences)
+                continue
+            units = split_units(p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
             new_passage = False
             for s, e in units.passages:
                 h = text_hash(p.text[s:e])
@@ -144,12 +165,11 @@ def build(
             plan.seconds = time.perf_counter() - started
             return plan
 
-        # BM25 needs only the text: build it in a thread while the model (which releases the
-        # GIL) embeds, so an incremental build costs little more than its embedding.
+        # The lexical side needs only the text: build it in a thread while the model (which
+        # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(lexical_indexes, paragraphs, sentence_rows)
+            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
             fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
-            lexical_parts = lexical.result()
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)
@@ -178,7 +198,7 @@ def build(
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=[h for _, _, h in sentence_rows],
-            **lexical_parts,
+            lexical=lexical.result(),
         )
         try:
             store.publish(index)
@@ -195,13 +215,35 @@ def build(
         return plan
 
 
-def lexical_indexes(paragraphs: list[Paragraph], sentence_rows: list) -> dict[str, Lexical]:
-    """The BM25 indexes of a version, built from the stored text (cheap: no model involved)."""
-    paragraph_terms = [terms(p.text) for p in paragraphs]
-    return {
-        "lexical": Lexical.build(paragraph_terms),
-        "sentence_lexical": Lexical.build(
-            [terms(paragraphs[row].text[s:e]) for row, (s, e), _ in sentence_rows]
-        ),
-        "bigram_lexical": Lexical.build([bigrams(t) for t in paragraph_terms]),
-    }
+def _reusable_rows(previous: Index):  # noqa: ANN202
+    """A function: previous paragraph row -> its ((span, hash) of passages, of sentences)."""
+    passages = list(zip(map(tuple, previous.passage_span.tolist()), previous.passage_hash))
+    sentences = list(zip(map(tuple, previous.sentence_span.tolist()), previous.sentence_hash))
+    pf, sf = previous.passage_first.tolist(), previous.sentence_first.tolist()
+    return lambda row: (passages[pf[row] : pf[row + 1]], sentences[sf[row] : sf[row + 1]])
+
+
+def lexical_index(
+    paragraphs: list[Paragraph],
+    sentence_rows: list,
+    previous: Index | None,
+    origin: list[int | None] | None = None,
+) -> Lexical:
+    """The lexical side of a version (cheap: no model involved). Only new text is tokenized: a
+    paragraph with the text of previous row origin[row] takes over its term ids and its
+    sentences' (its units are the previous ones)."""
+    origin = origin or [None] * len(paragraphs)
+    spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
+    for row, span, _ in sentence_rows:
+        spans[row].append(span)
+    first = previous.sentence_first.tolist() if previous is not None else []
+    paragraph_terms: list[Text] = []
+    sentence_terms: list[Text] = []
+    for p, sentences, old in zip(paragraphs, spans, origin):
+        if old is not None and first[old + 1] - first[old] == len(sentences):
+            paragraph_terms.append(old)
+            sentence_terms.extend(range(first[old], first[old + 1]))
+        else:
+            paragraph_terms.append(terms(p.text))
+            sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
+    return Lexical.build(paragraph_terms, sentence_terms, previous.lexical if previous else None)

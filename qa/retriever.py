@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 import faiss
 import numpy as np
 
-from qa.lexical import bigrams, terms
+from qa.lexical import terms
 from qa.store import Index, StoredVectors
 
 CANDIDATES = 100  # per source; the union is rescored exactly
@@ -159,9 +159,9 @@ def signals(index: Index, query: Query, rows: np.ndarray) -> dict[str, np.ndarra
     """The raw signals of paragraphs `rows` for `query`."""
     idf = {t: index.lexical.idf(t) for t in set(query.terms)}
     total = sum(idf.values()) or 1.0
-    coverage = index.lexical.matches(idf)[rows] / total
+    coverage = index.lexical.coverage(idf, rows) / total
     sentence_ids = _ranges(index.sentence_first, rows)
-    sentence_cov = index.sentence_lexical.matches(idf)[sentence_ids] / total
+    sentence_cov = index.lexical.coverage(idf, sentence_ids, sentences=True) / total
     passage = _dense(index.passage_vectors, index.passage_first, rows, query.vector)
     sentence = _dense(index.sentence_vectors, index.sentence_first, rows, query.vector)
     return {
@@ -169,7 +169,7 @@ def signals(index: Index, query: Query, rows: np.ndarray) -> dict[str, np.ndarra
         "sentence": np.where(sentence < -0.5, passage, sentence),  # no sentences: passage
         "coverage": coverage,
         "sentence_coverage": _segment_max(sentence_cov, index.sentence_first, rows),
-        "bigram": index.bigram_lexical.scores(bigrams(query.terms))[rows],
+        "bigram": index.lexical.bigram_scores(query.terms)[rows],
     }
 
 

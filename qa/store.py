@@ -3,7 +3,8 @@
 Layout of the index folder:
     current            name of the version in use (replaced atomically)
     versions/<name>/   manifest.json, table/ (paragraphs and vector rows, see qa/table.py),
-                       passages.faiss, sentences.faiss, bm25/, bm25-sentences/, bm25-bigrams/
+                       passages.faiss, sentences.faiss,
+                       lexical.npz (vocabulary, term ids, BM25 of terms and of bigrams)
     .lock              held by the one build allowed at a time
 
 Every part is read into memory, none is memory-mapped: a mapped file that is truncated or
@@ -30,7 +31,8 @@ from qa.paragraphs import Paragraph
 from qa.table import Paragraphs, Strings, load_array, save_array
 from qa.units import Units, text_hash
 
-# 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16.
+# 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16,
+# one lexical.npz instead of three bm25s folders.
 FORMAT_VERSION = 3
 FIX = "run `qa index --full` to rebuild it"
 
@@ -49,9 +51,7 @@ class Index:
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
     sentence_hash: Sequence[str]
-    lexical: Lexical  # BM25 over paragraph terms
-    sentence_lexical: Lexical  # over sentence terms (for sentence-level term coverage)
-    bigram_lexical: Lexical  # over paragraph term bigrams (phrase evidence)
+    lexical: Lexical  # paragraph and sentence term ids, BM25 over terms and over bigrams
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
@@ -92,9 +92,7 @@ class Index:
             hashes.save(table, f"{kind}_hash")
         faiss.write_index(self.passages, str(folder / "passages.faiss"))
         faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
-        self.lexical.save(folder / "bm25")
-        self.sentence_lexical.save(folder / "bm25-sentences")
-        self.bigram_lexical.save(folder / "bm25-bigrams")
+        self.lexical.save(folder / "lexical.npz")
         # The manifest goes last: a folder with a manifest is complete.
         _write_json(folder / "manifest.json", self.manifest)
         for path in [*folder.rglob("*"), folder]:
@@ -127,9 +125,7 @@ class Index:
                     ("hash", Strings.load),
                 )
             }
-            lexical = Lexical.load(folder / "bm25", n)
-            sentence_lexical = Lexical.load(folder / "bm25-sentences", len(parts["sentence_hash"]))
-            bigram_lexical = Lexical.load(folder / "bm25-bigrams", n)
+            lexical = Lexical.load(folder / "lexical.npz", n, len(parts["sentence_hash"]))
             passages, sentences = vectors.result()
             index = cls(
                 manifest=manifest,
@@ -137,8 +133,6 @@ class Index:
                 passages=passages,
                 sentences=sentences,
                 lexical=lexical,
-                sentence_lexical=sentence_lexical,
-                bigram_lexical=bigram_lexical,
                 **parts,
             )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:

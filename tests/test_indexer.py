@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from qa.errors import IndexBusyError, NoDocumentsError
+from qa.lexical import terms
 from qa.store import BuildLock
 
 PARAS = [f"Paragraph number {i} talks about topic {i} in some detail." for i in range(10)]
@@ -68,3 +72,46 @@ def test_second_build_at_once_fails_fast(make_engine) -> None:
     with BuildLock(engine.store.lock_path), pytest.raises(IndexBusyError, match="another build"):
         engine.build()
     engine.build()  # the lock is released with its holder
+
+
+def test_an_incremental_build_equals_a_full_one(make_engine) -> None:
+    """What a build reuses (paragraphs, units, hashes, term ids) is what it would compute."""
+    lines = (Path(__file__).parent.parent / "seeds" / "defectors.txt").read_text("utf-8")
+    lines = [line for line in lines.splitlines() if line.strip()]
+    third = len(lines) // 3
+    parts = [
+        "\n".join(lines[:third]),
+        "\n".join(lines[third : 2 * third]),
+        "\n".join(lines[2 * third :]),
+    ]
+    engine = make_engine({"a.txt": parts[0], "b.txt": parts[1]})
+    engine.build()
+    docs = engine.settings.docs
+    (docs / "c.txt").write_text(parts[2], "utf-8")  # added
+    (docs / "b.txt").write_text(parts[1] + "\n\nA new ending of the second part.", "utf-8")
+    engine.build()
+    incremental = engine.index
+    engine.build(full=True)
+    full = engine.index
+    assert list(incremental.paragraphs) == list(full.paragraphs)
+    for part in ("passage_span", "sentence_span", "passage_paragraph", "sentence_paragraph"):
+        assert np.array_equal(getattr(incremental, part), getattr(full, part))
+    assert (list(incremental.passage_hash), list(incremental.sentence_hash)) == (
+        list(full.passage_hash),
+        list(full.sentence_hash),
+    )
+    a, b = incremental.lexical, full.lexical
+    assert sorted(a.vocabulary) == sorted(b.vocabulary)
+    rows = np.arange(len(full.paragraphs))
+    sentences = np.arange(len(full.sentence_hash))
+    for question in ["When was the camp built?", "who wrote the first paragraph", "new ending"]:
+        query = terms(question)
+        weights = {t: b.idf(t) for t in set(query)}
+        assert weights == {t: a.idf(t) for t in set(query)}
+        assert np.array_equal(a.scores(query), b.scores(query))
+        assert np.array_equal(a.bigram_scores(query), b.bigram_scores(query))
+        assert np.array_equal(a.coverage(weights, rows), b.coverage(weights, rows))
+        assert np.array_equal(
+            a.coverage(weights, sentences, sentences=True),
+            b.coverage(weights, sentences, sentences=True),
+        )

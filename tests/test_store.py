@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.store import Store
+from qa.store import FORMAT_VERSION, Store
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_missing_index_says_how_to_build_it(tmp_path) -> None:
 def test_manifest_records_what_the_index_holds(built) -> None:
     store, folder = built
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format"] == 3 and manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["format"] == FORMAT_VERSION and manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384 and manifest["paragraphs"] == 2
     assert (
         manifest["documents"][0]["id"] == "a.txt" and len(manifest["documents"][0]["sha256"]) == 64
@@ -42,7 +42,7 @@ def test_other_model_or_dimension_is_refused(built) -> None:
 
 
 @pytest.mark.parametrize(
-    "victim", ["passages.faiss", "table", "table/texts.npy", "manifest.json", "bm25"]
+    "victim", ["passages.faiss", "table", "table/texts.npy", "manifest.json", "lexical.npz"]
 )
 def test_missing_part_is_reported(built, victim) -> None:
     import shutil
@@ -62,6 +62,7 @@ def test_missing_part_is_reported(built, victim) -> None:
         "table/texts.npy",
         "table/rows.npy",
         "table/sentence_hash.npy",
+        "lexical.npz",
     ],
 )
 def test_truncated_file_is_reported(built, victim) -> None:
