@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.lexical import terms
 from qa.retriever import Hit, Query
 from qa.store import Index
 
@@ -79,13 +78,12 @@ def highlight(index: Index, row: int, query: Query) -> tuple[int, int]:
     if last <= first:
         return 0, len(index.paragraphs[row].text)
     spans = index.sentence_span[first:last]
-    dense = index.sentences.reconstruct_batch(np.arange(first, last)) @ query.vector
-    text = index.paragraphs[row].text
+    ids = np.arange(first, last)
+    dense = index.sentence_vectors.rows(ids) @ query.vector
     weights = {t: index.lexical.idf(t) for t in set(query.terms)}
     total = sum(weights.values()) or 1.0
-    overlap = np.array(
-        [sum(weights[t] for t in set(terms(text[s:e])) if t in weights) / total for s, e in spans]
-    )
+    # The share of the question's term weight in each sentence (its stored term ids).
+    overlap = index.lexical.coverage(weights, ids, sentences=True) / total
     mix = HIGHLIGHT_DENSE_SHARE * dense + (1 - HIGHLIGHT_DENSE_SHARE) * overlap
     first_best = last_best = int(np.argmax(mix))
     neighbours = [i for i in (first_best - 1, first_best + 1) if 0 <= i < len(mix)]
