@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa.engine import Engine  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
-from qa.retriever import SIGNALS, candidates, make_query, signals  # noqa: E402
+from qa.retriever import SIGNALS, candidates, evidence, make_query  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -67,7 +67,7 @@ def main() -> None:
     for q, vector in zip(questions, vectors, strict=True):
         query = make_query(q.text, vector)
         found = candidates(index, query, index.lexical.scores(query.terms), None)
-        values = signals(index, query, found)
+        values = evidence(index, query, found).signals
         rows.append(found)
         for name in SIGNALS:
             raw[name].append(values[name])

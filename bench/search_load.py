@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ann_scale import synthesize  # noqa: E402
+from qa.errors import IndexCorruptError  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.lexical import Lexical, terms  # noqa: E402
 from qa.store import FORMAT_VERSION, Index, Store, read_manifest, vector_index  # noqa: E402
@@ -65,10 +66,12 @@ def synthetic_index(target: int = 100_000) -> Path:
     root = OUT / "synth100k"
     store = Store(root / "index")
     if store.current() is not None:
-        if read_manifest(store.current_folder()).get("format") == FORMAT_VERSION:
+        try:
+            read_manifest(store.current_folder())  # refuses any other format
             return root
-        print("the synthetic index has an older format: building it again", flush=True)
-        shutil.rmtree(root / "index")
+        except IndexCorruptError as e:
+            print(f"building the synthetic index again: {e}", flush=True)
+            shutil.rmtree(root / "index")
     started = time.perf_counter()
     base = squad_index()
     n = len(base.paragraphs)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.retriever import Hit, Query
+from qa.retriever import Hit
 from qa.store import Index
 
 NO_ANSWER = "The documents don't answer this."
@@ -72,18 +72,15 @@ class Answer:
         }
 
 
-def highlight(index: Index, row: int, query: Query) -> tuple[int, int]:
-    """Span of the sentence of paragraph `row` that best matches the query."""
+def highlight(index: Index, hit: Hit) -> tuple[int, int]:
+    """Span of the sentence of the hit's paragraph that best matches the query, by the cosine
+    and term overlap of each sentence that the ranking already computed."""
+    row = hit.row
     first, last = int(index.sentence_first[row]), int(index.sentence_first[row + 1])
     if last <= first:
         return 0, len(index.paragraphs[row].text)
     spans = index.sentence_span[first:last]
-    ids = np.arange(first, last)
-    dense = index.sentence_vectors.rows(ids) @ query.vector
-    weights = {t: index.lexical.idf(t) for t in set(query.terms)}
-    total = sum(weights.values()) or 1.0
-    # The share of the question's term weight in each sentence (its stored term ids).
-    overlap = index.lexical.coverage(weights, ids, sentences=True) / total
+    dense, overlap = hit.sentence_cosines, hit.sentence_overlaps
     mix = HIGHLIGHT_DENSE_SHARE * dense + (1 - HIGHLIGHT_DENSE_SHARE) * overlap
     first_best = last_best = int(np.argmax(mix))
     neighbours = [i for i in (first_best - 1, first_best + 1) if 0 <= i < len(mix)]
@@ -111,19 +108,19 @@ def confidence(hits: list[Hit]) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def passage(index: Index, hit: Hit, query: Query) -> Passage:
+def passage(index: Index, hit: Hit) -> Passage:
     p = index.paragraphs[hit.row]
-    return Passage(p.document, p.number, p.text, hit.score, highlight(index, hit.row, query))
+    return Passage(p.document, p.number, p.text, hit.score, highlight(index, hit))
 
 
 def make_answer(
-    question: str, index: Index, hits: list[Hit], query: Query, shown: int, min_confidence: float
+    question: str, index: Index, hits: list[Hit], shown: int, min_confidence: float
 ) -> Answer:
     conf = confidence(hits)
     return Answer(
         question=question,
         answered=bool(hits) and conf >= min_confidence,
         confidence=conf,
-        passages=[passage(index, h, query) for h in hits[:shown]],
+        passages=[passage(index, h) for h in hits[:shown]],
         ranked=[index.paragraphs[h.row].key for h in hits],
     )

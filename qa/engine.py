@@ -126,7 +126,7 @@ class Engine:
         if document is not None and document not in index.by_document:
             raise DocumentNotFoundError(f"no indexed document {document!r}")
         query = make_query(text, self.embedder.encode_query(text))
-        return [passage(index, hit, query) for hit in rank(index, query, k, document)]
+        return [passage(index, hit) for hit in rank(index, query, k, document)]
 
     def ask(
         self, question: str, history: list[str] | tuple[str, ...] = (), depth: int = 0
@@ -141,7 +141,7 @@ class Engine:
         query = make_query(text, self.embedder.encode_query(text))
         hits = rank(index, query, max(self.settings.passages, 2, depth))
         return make_answer(
-            question, index, hits, query, self.settings.passages, self.settings.min_confidence
+            question, index, hits, self.settings.passages, self.settings.min_confidence
         )
 
     def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import faiss
 import numpy as np
@@ -79,11 +79,15 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    """A ranked paragraph: its fused score and raw signals (by name, see SIGNALS)."""
+    """A ranked paragraph: its fused score, raw signals (by name, see SIGNALS) and, per
+    sentence of the paragraph in order, the cosine and term overlap the ranking computed
+    (what the highlight picks the sentence from)."""
 
     row: int
     score: float
     signals: dict[str, float]
+    sentence_cosines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    sentence_overlaps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     @property
     def cosine(self) -> float:
@@ -118,13 +122,8 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return (np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())).astype(np.int64)
 
 
-def _dense(
-    vectors: StoredVectors, first: np.ndarray, rows: np.ndarray, vector: np.ndarray
-) -> np.ndarray:
-    """Best cosine per paragraph among its stored vectors."""
-    ids = _ranges(first, rows)
-    sims = vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
-    return _segment_max(sims, first, rows)
+def _cosines(vectors: StoredVectors, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    return vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -155,22 +154,37 @@ def candidates(index: Index, query: Query, bm25: np.ndarray, document: str | Non
     return np.unique(np.concatenate(found)).astype(np.int64)
 
 
-def signals(index: Index, query: Query, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The raw signals of paragraphs `rows` for `query`."""
+@dataclass(frozen=True)
+class Evidence:
+    """The raw signals of candidate paragraphs (by name, one value per row), and the cosine
+    and term overlap of each of their sentences (concatenated in row order)."""
+
+    signals: dict[str, np.ndarray]
+    sentence_cosines: np.ndarray
+    sentence_overlaps: np.ndarray
+
+
+def evidence(index: Index, query: Query, rows: np.ndarray) -> Evidence:
+    """What the ranking knows of paragraphs `rows` for `query`."""
     idf = {t: index.lexical.idf(t) for t in set(query.terms)}
     total = sum(idf.values()) or 1.0
     coverage = index.lexical.coverage(idf, rows) / total
     sentence_ids = _ranges(index.sentence_first, rows)
-    sentence_cov = index.lexical.coverage(idf, sentence_ids, sentences=True) / total
-    passage = _dense(index.passage_vectors, index.passage_first, rows, query.vector)
-    sentence = _dense(index.sentence_vectors, index.sentence_first, rows, query.vector)
-    return {
+    overlaps = index.lexical.coverage(idf, sentence_ids, sentences=True) / total
+    cosines = _cosines(index.sentence_vectors, sentence_ids, query.vector)
+    passage_ids = _ranges(index.passage_first, rows)
+    passage = _segment_max(
+        _cosines(index.passage_vectors, passage_ids, query.vector), index.passage_first, rows
+    )
+    sentence = _segment_max(cosines, index.sentence_first, rows)
+    values = {
         "passage": passage,
         "sentence": np.where(sentence < -0.5, passage, sentence),  # no sentences: passage
         "coverage": coverage,
-        "sentence_coverage": _segment_max(sentence_cov, index.sentence_first, rows),
+        "sentence_coverage": _segment_max(overlaps, index.sentence_first, rows),
         "bigram": index.lexical.bigram_scores(query.terms)[rows],
     }
+    return Evidence(values, cosines, overlaps)
 
 
 def rank(
@@ -183,10 +197,19 @@ def rank(
         rows = candidates(index, query, index.lexical.scores(query.terms), document)
         if len(rows) == 0:
             return []
-        raw = signals(index, query, rows)
+        found = evidence(index, query, rows)
+    raw = found.signals
     fused = sum(getattr(weights, name) * _zscore(raw[name]) for name in SIGNALS)
     order = np.argsort(-fused, kind="stable")[:k]
+    lengths = index.sentence_first[rows + 1] - index.sentence_first[rows]
+    starts = np.cumsum(lengths) - lengths  # where each row's sentences begin in `found`
     return [
-        Hit(int(rows[i]), float(fused[i]), {name: float(raw[name][i]) for name in SIGNALS})
+        Hit(
+            int(rows[i]),
+            float(fused[i]),
+            {name: float(raw[name][i]) for name in SIGNALS},
+            found.sentence_cosines[starts[i] : starts[i] + lengths[i]],
+            found.sentence_overlaps[starts[i] : starts[i] + lengths[i]],
+        )
         for i in order
     ]

@@ -1,10 +1,11 @@
-"""Candidate selection: the BM25 side of the candidates the fused ranking rescores."""
+"""Ranking: candidate selection, and the evidence each hit carries to the highlight."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from qa.retriever import CANDIDATES, _top
+from qa.retriever import CANDIDATES, _top, make_query, rank
 
 
 def test_top_returns_the_highest_scores_when_many_rows_score() -> None:
@@ -21,3 +22,19 @@ def test_top_keeps_every_scoring_row_when_few_score() -> None:
     scores[[3, 500, 999]] = [1.0, 2.0, 0.5]
     top = _top(scores, CANDIDATES)
     assert len(top) == CANDIDATES and {3, 500, 999} <= set(top.tolist())
+
+
+def test_each_hit_carries_the_evidence_of_its_own_sentences(seed_engine) -> None:
+    # The highlight picks a sentence from what the ranking computed; a misaligned slice would
+    # make it pick from another paragraph's sentences.
+    index = seed_engine.index
+    text = "Why did Ri Il-kyu leave his post?"
+    query = make_query(text, seed_engine.embedder.encode_query(text))
+    hits = rank(index, query, len(index.paragraphs))
+    assert len(hits) == len(index.paragraphs) > 1
+    for hit in hits:
+        ids = np.arange(index.sentence_first[hit.row], index.sentence_first[hit.row + 1])
+        cosines = index.sentence_vectors.rows(ids) @ query.vector
+        assert np.allclose(hit.sentence_cosines, cosines, atol=1e-6)
+        assert len(hit.sentence_overlaps) == len(ids)
+        assert hit.signals["sentence_coverage"] == pytest.approx(hit.sentence_overlaps.max())
