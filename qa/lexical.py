@@ -75,7 +75,7 @@ class TermIds:
             return out
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         offsets = np.cumsum(lengths) - lengths  # where each text's ids begin in `ids`
-        ids = self.ids[_ranges(starts, lengths)]
+        ids = self.ids[positions(starts, lengths)]
         # Column + 1 of every wanted id (0: not wanted). np.zeros maps fresh zero pages, so
         # the table costs next to nothing beyond the entries looked up.
         column = np.zeros(max(int(ids.max(initial=0)), int(wanted.max())) + 1, np.int32)
@@ -182,7 +182,7 @@ class Lexical:
             length = np.array(lengths, dtype=np.int64)
             indptr = np.zeros(len(texts) + 1, dtype=np.int64)
             np.cumsum(length, out=indptr[1:])
-            return TermIds(indptr, pool[_ranges(np.array(starts, dtype=np.int64), length)])
+            return TermIds(indptr, pool[positions(np.array(starts, dtype=np.int64), length)])
 
         par = assemble(paragraphs, previous.paragraphs if previous else None)
         sen = assemble(sentences, previous.sentences if previous else None)
@@ -279,7 +279,7 @@ class Lexical:
         )
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions starts[i] .. starts[i] + lengths[i] - 1 of every i, one after another."""
     offsets = np.cumsum(lengths) - lengths  # where each range begins in the output
     return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)

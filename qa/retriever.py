@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 import faiss
 import numpy as np
 
-from qa.lexical import terms
+from qa.lexical import positions, terms
 from qa.store import Index, StoredVectors
 
 CANDIDATES = 100  # per source; the union is rescored exactly
@@ -117,9 +117,7 @@ def _segment_max(values: np.ndarray, first: np.ndarray, rows: np.ndarray) -> np.
 
 def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Concatenated vector rows [first[r], first[r+1]) of each paragraph row r."""
-    starts, lengths = first[rows], first[rows + 1] - first[rows]
-    offsets = np.cumsum(lengths) - lengths  # where each row's range begins in the output
-    return (np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())).astype(np.int64)
+    return positions(first[rows], first[rows + 1] - first[rows])
 
 
 def _cosines(vectors: StoredVectors, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -29,7 +29,6 @@ from qa.errors import IndexCorruptError, IndexMissingError
 from qa.lexical import Lexical
 from qa.paragraphs import Paragraph
 from qa.table import Paragraphs, Strings, load_array, save_array
-from qa.units import Units, text_hash
 
 # 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16,
 # one lexical.npz instead of three bm25s folders.
@@ -160,18 +159,6 @@ class Index:
             or not _rows_fit(self.sentence_paragraph, len(self.paragraphs))
         ):
             raise IndexCorruptError(f"the index parts do not match each other: {FIX}")
-
-    def units(self) -> dict[str, Units]:
-        """Paragraph text hash -> its passage and sentence spans: what a rebuild may reuse."""
-        out = {}
-        for row, p in enumerate(self.paragraphs):
-            a, b = self.passage_first[row], self.passage_first[row + 1]
-            c, d = self.sentence_first[row], self.sentence_first[row + 1]
-            out[text_hash(p.text)] = Units(
-                passages=[tuple(x) for x in self.passage_span[a:b].tolist()],
-                sentences=[tuple(x) for x in self.sentence_span[c:d].tolist()],
-            )
-        return out
 
     def vectors(self, which: str) -> dict[str, np.ndarray]:
         """hash -> vector for 'passages' or 'sentences': what a rebuild may reuse."""
