@@ -19,14 +19,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 
 from qa.paragraphs import Paragraph
 
+T = TypeVar("T")
 
-class Strings(Sequence[str]):
+
+class _Lazy(Sequence[T]):
+    """A sequence whose items are made only when asked for (by `_item`)."""
+
+    def _item(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._item(i)
+
+
+class Strings(_Lazy[str]):
     """Strings packed as one UTF-8 blob and byte offsets; each is decoded when asked for."""
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
@@ -57,17 +79,7 @@ class Strings(Sequence[str]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("string index out of range")
+    def _item(self, i: int) -> str:
         return self._blob[self._offsets[i] : self._offsets[i + 1]].decode("utf-8")
 
     def __iter__(self) -> Iterator[str]:
@@ -76,7 +88,7 @@ class Strings(Sequence[str]):
             yield blob[a:b].decode("utf-8")
 
 
-class Paragraphs(Sequence[Paragraph]):
+class Paragraphs(_Lazy[Paragraph]):
     """The paragraphs of a stored version; each Paragraph is made when asked for."""
 
     def __init__(
@@ -156,24 +168,11 @@ class Paragraphs(Sequence[Paragraph]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    @overload
-    def __getitem__(self, i: int) -> Paragraph: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Paragraph]: ...
-    def __getitem__(self, i: int | slice) -> Paragraph | list[Paragraph]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("paragraph index out of range")
+    def _item(self, i: int) -> Paragraph:
         document, number, start, end = self._rows[i].tolist()
         spans = self._sentences[self._first[i] : self._first[i + 1]].tolist()
         sentences = tuple(tuple(s) for s in spans)
         return Paragraph(self.documents[document], number, start, end, self.texts[i], sentences)
-
-    def __iter__(self) -> Iterator[Paragraph]:
-        return (self[i] for i in range(len(self)))
 
 
 def save_array(folder: Path, name: str, array: np.ndarray) -> None:
