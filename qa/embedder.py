@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ class Embedder:
     def __init__(
         self,
         model: str = "",
-        batch_size: int = 32,
+        batch_size: int = 16,
         backend: str = "auto",
         cache: Path | None = None,
     ) -> None:
@@ -80,40 +81,35 @@ class Embedder:
         self.name, self.path = resolve_model(model)
         self.batch_size = batch_size
         self.texts_embedded = 0  # counted so tests can prove what was (not) re-embedded
-        self.backend, self._query_encoder, self.max_tokens = self._load(
-            backend, cache or default_cache()
-        )
-        self._batch_encoder = None if self.backend == "onnx" else self._query_encoder
-        self._batch_lock = threading.Lock()
+        self.backend, self._encoder, self.max_tokens = self._load(backend, cache or default_cache())
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self.dimension = int(self._query_encoder.encode(["dimension probe"]).shape[1])
+        self.dimension = int(self._encoder.encode(["dimension probe"]).shape[1])
 
-    # Two ONNX sessions over the same model. Questions get one that runs on the calling thread:
-    # the web app answers from a thread pool, so concurrent questions already keep every core
-    # busy, and a session that also splits each question over the cores makes them wait on each
-    # other (measured: ~25% more questions/s with 8 concurrent threads, and a lower latency for a
-    # lone question too). Onnxruntime's Run is thread-safe: one session serves all threads.
-    # Indexing gets a session that uses every core for its batches, made on first use: a server
-    # that never rebuilds saves its startup time and memory (~0.15 s, ~20-70 MB).
-    def _batch(self):  # noqa: ANN202
-        """The encoder for indexing batches (for torch, the same model as for questions)."""
-        with self._batch_lock:
-            if self._batch_encoder is None:
-                from qa.onnx_model import OnnxEncoder
-
-                self._batch_encoder = OnnxEncoder(*self._query_encoder.args, threads=0)
-            return self._batch_encoder
+    # One ONNX session, running on the calling thread, serves everything. The web app answers
+    # from a thread pool, so concurrent questions already keep every core busy, and a session
+    # that also splits each question over the cores makes them wait on each other (measured:
+    # ~25% more questions/s with 8 concurrent threads, and a lower latency for a lone question).
+    # Indexing runs its batches on as many threads as there are cores, which is also faster
+    # than one batch at a time split over the cores (300 paragraphs: 2.9 s vs 3.4 s on 2 cores).
+    # Onnxruntime's Run is thread-safe. Torch splits each batch itself: one batch at a time.
+    def _map(self, batches: list[list[str]]) -> Iterator[np.ndarray]:
+        """The vectors of each batch, in order."""
+        if self.backend == "torch" or len(batches) == 1:
+            yield from map(self._encoder.encode, batches)
+            return
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            yield from pool.map(self._encoder.encode, batches)
 
     def _load(self, backend: str, cache: Path):  # noqa: ANN202
         if backend in ("auto", "onnx"):
             from qa.onnx_model import ExportRefused, load_or_export
 
             try:
-                encoder, folder = load_or_export(self.path, cache, threads=1)
+                encoder, folder = load_or_export(self.path, cache)
                 return "onnx", encoder, int((folder / "max_tokens").read_text())
             except (ExportRefused, ImportError, OSError, RuntimeError, ValueError) as e:
                 if backend == "onnx":
@@ -135,10 +131,10 @@ class Embedder:
         # Length-sorted batches waste less padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        encoder = self._batch()
+        vectors = self._map([[texts[i] for i in batch] for batch in batches])
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
-            for batch in batches:
-                out[batch] = encoder.encode([texts[i] for i in batch])
+            for batch, batch_vectors in zip(batches, vectors, strict=True):
+                out[batch] = batch_vectors
                 bar.update(len(batch))
         self.texts_embedded += len(texts)
         return out
@@ -146,7 +142,7 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question: one forward pass (safe from several threads at once)."""
         self.texts_embedded += 1
-        return self._query_encoder.encode([text])[0].astype(np.float32, copy=False)
+        return self._encoder.encode([text])[0].astype(np.float32, copy=False)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the word pieces of `text` (special tokens excluded)."""

@@ -21,7 +21,7 @@ import numpy as np
 MIN_COSINE = 0.99
 # Questions and passages of several domains. (Inputs of one or two word pieces, like "ok",
 # drift further, to cosine ~0.97: too little text to average quantization noise out.)
-FORMAT = 1  # bump when the export recipe changes: old caches are then ignored
+FORMAT = 2  # bump when the export recipe changes: old caches are then ignored
 GUARD_SAMPLE = [
     "How many North Koreans defected last year?",
     "Where was Ri Il-kyu posted?",
@@ -60,7 +60,15 @@ def export_int8(model_path: Path, folder: Path) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+    # Eager attention exports the plain softmax(QK^T)V graph, which onnxruntime fuses into
+    # its own attention kernels at load time; the default (SDPA) export hides that pattern.
+    # Measured: one question 2.6 -> 1.7-2.0 ms, 300 paragraphs 4.4 -> 3.2 s, same vectors.
+    st = SentenceTransformer(
+        str(model_path),
+        device="cpu",
+        local_files_only=True,
+        model_kwargs={"attn_implementation": "eager"},
+    )
     bert = st[0].auto_model.eval()
 
     class Pooled(torch.nn.Module):
@@ -142,18 +150,16 @@ def export_int8(model_path: Path, folder: Path) -> dict:
 
 
 class OnnxEncoder:
-    """Sentence vectors from an exported model with onnxruntime (no torch needed)."""
+    """Sentence vectors from an exported model with onnxruntime (no torch needed). Each call
+    runs on the calling thread only; callers get parallelism by calling from several threads."""
 
-    def __init__(
-        self, onnx_path: Path, tokenizer_dir: Path, max_tokens: int, threads: int = 0
-    ) -> None:
+    def __init__(self, onnx_path: Path, tokenizer_dir: Path, max_tokens: int) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.args = (onnx_path, tokenizer_dir, max_tokens)
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        options.intra_op_num_threads = threads  # 0: one per core
+        options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
@@ -172,11 +178,8 @@ class OnnxEncoder:
         return vectors.astype(np.float32, copy=False)
 
 
-def load_or_export(
-    model_path: Path, cache_root: Path, threads: int = 0
-) -> tuple[OnnxEncoder, Path]:
-    """The cached int8 encoder of `model_path` (on `threads` threads, 0: one per core),
-    exporting it on first use."""
+def load_or_export(model_path: Path, cache_root: Path) -> tuple[OnnxEncoder, Path]:
+    """The cached int8 encoder of `model_path`, exported on first use."""
     folder = cache_folder(model_path, cache_root)
     refused = folder.with_name(folder.name + ".refused")
     if refused.is_file():  # decided once per model and recipe; delete the file to retry
@@ -189,4 +192,4 @@ def load_or_export(
             refused.write_text(str(e))
             raise
     max_tokens = int((folder / "max_tokens").read_text())
-    return OnnxEncoder(folder / "model.int8.onnx", folder, max_tokens, threads), folder
+    return OnnxEncoder(folder / "model.int8.onnx", folder, max_tokens), folder

@@ -43,7 +43,7 @@ class Settings:
         default=2000, metadata={"help": "longest question accepted, in characters"}
     )
     passages: int = field(default=3, metadata={"help": "passages shown per answer"})
-    batch_size: int = field(default=32, metadata={"help": "texts per embedding batch"})
+    batch_size: int = field(default=16, metadata={"help": "texts per embedding batch"})
     max_request_bytes: int = field(
         default=65536, metadata={"help": "largest request body the web app accepts, in bytes"}
     )

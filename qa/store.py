@@ -222,7 +222,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 # build writes a complete new version whose indexes are built afresh from the (reused) vectors.
 # The graph stores its vectors as float16 (IndexHNSWSQ, QT_fp16): half the memory of float32
 # (at 100k paragraphs, 592k vectors: 455 MB instead of 910 MB, which was half the server's RSS).
-# Measured by bench/float16.py (the synthetic 100k index, same graph, 200 SQuAD questions):
+# Measured by bench/fp16_index.py (the synthetic 100k index, same graph, 200 SQuAD questions):
 # cosines moved by at most 6e-5, the top answer stayed the same for all 200, the top 5 for 198
 # (two near-ties swapped), recall@10 against the exact scan unchanged (0.992 / 0.998). Below the
 # threshold the exact index keeps float32: small corpora (the SQuAD eval) are scored as before.

@@ -1,6 +1,6 @@
 """Float16 HNSW storage against float32: same graph, same questions, rankings compared.
 
-    .venv/bin/python bench/float16.py [--questions 200]
+    .venv/bin/python bench/fp16_index.py [--questions 200]
 
 Uses bench/out/synth100k (built by bench/search_load.py --corpus 100k). Its HNSW indexes store
 float16 vectors; this script regenerates the float32 vectors they were made from (the same seeded
