@@ -50,7 +50,9 @@ def question_vectors(engine: Engine, questions: list) -> np.ndarray:
     if path.exists():
         return np.load(path)
     started = time.perf_counter()
-    vectors = engine.embedder.encode([q.text for q in questions], progress=True)
+    # One at a time, as questions are asked: with dynamic int8 quantization a vector depends on
+    # the batch it is encoded in.
+    vectors = np.array([engine.embedder.encode_query(q.text) for q in questions])
     print(f"encoded {len(questions)} questions in {time.perf_counter() - started:.1f}s")
     np.save(path, vectors)
     return vectors

@@ -8,8 +8,8 @@ Each candidate gets five signals:
   sentence_coverage  the same, for its best single sentence (the evidence sits together)
   bigram    BM25 over adjacent-term pairs (phrases of the question found as phrases)
 Each signal is z-normalized over this question's candidates (scale-free: no signal dominates by
-its units, whatever the corpus), then summed with weights fitted on even-numbered SQuAD articles
-and checked on odd-numbered ones (bench/tune.py).
+its units, whatever the corpus), sharpened (see SHARPNESS), then summed with weights fitted on
+even-numbered SQuAD articles and checked on odd-numbered ones (bench/tune.py).
 """
 
 from __future__ import annotations
@@ -57,11 +57,18 @@ def _one_faiss_thread() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Weights:
-    passage: float = 0.92
-    sentence: float = 1.16
-    coverage: float = 0.70
-    sentence_coverage: float = 0.48
-    bigram: float = 0.14
+    passage: float = 0.369
+    sentence: float = 0.471
+    coverage: float = 0.281
+    sentence_coverage: float = 0.207
+    bigram: float = 0.100
+
+
+# Each z-score goes through exp(SHARPNESS * z) (and is z-normalized again) before the weighted
+# sum: a soft OR, where one signal far above the rest of the candidates counts for more than
+# several middling ones. A paragraph that states the answer usually stands out on one signal
+# (its wording, or its meaning), not on all.
+SHARPNESS = 0.5
 
 
 WEIGHTS = Weights()
@@ -197,7 +204,9 @@ def rank(
             return []
         found = evidence(index, query, rows)
     raw = found.signals
-    fused = sum(getattr(weights, name) * _zscore(raw[name]) for name in SIGNALS)
+    fused = sum(
+        getattr(weights, name) * _zscore(np.exp(SHARPNESS * _zscore(raw[name]))) for name in SIGNALS
+    )
     order = np.argsort(-fused, kind="stable")[:k]
     lengths = index.sentence_first[rows + 1] - index.sentence_first[rows]
     starts = np.cumsum(lengths) - lengths  # where each row's sentences begin in `found`
