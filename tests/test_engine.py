@@ -32,3 +32,51 @@ def test_warm_up_refuses_an_index_of_another_dimension(make_engine, embedder) ->
     engine = Engine(built.settings, other)
     with pytest.raises(IndexCorruptError, match="384-dimensional.*768.*--full"):
         engine.warm_up()
+
+
+def test_questions_asked_at_once_take_turns_and_all_get_their_answer(
+    make_engine, embedder, monkeypatch
+) -> None:
+    import threading
+    import time
+
+    from qa.engine import CONCURRENT_QUESTIONS
+
+    engine = make_engine(
+        {
+            "a.txt": "The lighthouse keeper lives on the rocky island.",
+            "b.txt": "Bakers rise before dawn to knead the bread.",
+        }
+    )
+    engine.build()
+    questions = ["Who lives on the island?", "When do bakers get up?"] * 6
+    expected = [engine.search(q, k=1)[0].document for q in questions]
+    running, most = 0, 0
+    lock = threading.Lock()
+    encode = embedder.encode_query
+
+    def observed(text: str):  # the real encoder, watched: how many questions are inside it
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)  # long enough for every thread to arrive while others are inside
+        try:
+            return encode(text)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(embedder, "encode_query", observed)
+    found: dict[int, str] = {}
+
+    def ask(i: int) -> None:
+        found[i] = engine.search(questions[i], k=1)[0].document
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [found[i] for i in range(len(questions))] == expected
+    assert most == min(CONCURRENT_QUESTIONS, len(questions))

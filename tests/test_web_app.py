@@ -707,3 +707,15 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     example = json.loads(page.select_one("#schema-SearchResponse pre").get_text())
     assert example["results"][0]["paragraph"] == 5
     assert page.select("script") == []
+
+
+def test_the_app_runs_no_more_request_threads_than_questions_at_once(seed_engine) -> None:
+    from anyio import to_thread
+    from fastapi.testclient import TestClient
+
+    from qa.engine import CONCURRENT_QUESTIONS
+    from web.app import create_app
+
+    with TestClient(create_app(seed_engine)) as client:  # with its lifespan
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+    assert tokens == CONCURRENT_QUESTIONS

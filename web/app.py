@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.engine import Engine
+from qa.engine import CONCURRENT_QUESTIONS, Engine
 from qa.errors import (
     DocumentNotFoundError,
     IndexBusyError,
@@ -108,6 +109,11 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # No more request threads than questions answered at once: requests beyond that wait
+        # in the event loop instead of as threads woken only to wait for the GIL and their
+        # turn. Measured on 2 cores, 100k paragraphs, 8 clients (wrk): 173 req/s with
+        # anyio's default 40 threads, 187 with 3, 194 with 2.
+        to_thread.current_default_thread_limiter().total_tokens = CONCURRENT_QUESTIONS
         rebuilder.run_in_background(watch_docs=watch)
         try:
             yield
