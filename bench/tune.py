@@ -18,14 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.retriever import SHARPNESS, SIGNALS, WEIGHTS  # noqa: E402
+from qa.retriever import SHARPNESS, SIGNALS, WEIGHTS, sharpen  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def _zscore(x: np.ndarray) -> np.ndarray:
-    std = x.std()
-    return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
 def load(sharpness: float = SHARPNESS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +35,7 @@ def load(sharpness: float = SHARPNESS) -> tuple[np.ndarray, np.ndarray, np.ndarr
         a, b = offsets[i], offsets[i + 1]
         mask[i, : b - a] = True
         for k, name in enumerate(SIGNALS):
-            z[i, : b - a, k] = _zscore(np.exp(sharpness * _zscore(f[name][a:b])))
+            z[i, : b - a, k] = sharpen(f[name][a:b], sharpness)
         hit = np.flatnonzero(f["rows"][a:b] == f["gold"][i])
         gold[i] = hit[0] if len(hit) else -1
     return z, mask, gold, f["article"]

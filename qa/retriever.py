@@ -111,6 +111,11 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
+def sharpen(values: np.ndarray, sharpness: float = SHARPNESS) -> np.ndarray:
+    """One signal's values over a question's candidates, as the fusion weighs them."""
+    return _zscore(np.exp(sharpness * _zscore(values)))
+
+
 def _segment_max(values: np.ndarray, first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each row r, the max of values[first[r]:first[r+1]] (values given for those ranges)."""
     lengths = first[rows + 1] - first[rows]
@@ -204,9 +209,7 @@ def rank(
             return []
         found = evidence(index, query, rows)
     raw = found.signals
-    fused = sum(
-        getattr(weights, name) * _zscore(np.exp(SHARPNESS * _zscore(raw[name]))) for name in SIGNALS
-    )
+    fused = sum(getattr(weights, name) * sharpen(raw[name]) for name in SIGNALS)
     order = np.argsort(-fused, kind="stable")[:k]
     lengths = index.sentence_first[rows + 1] - index.sentence_first[rows]
     starts = np.cumsum(lengths) - lengths  # where each row's sentences begin in `found`
