@@ -20,12 +20,17 @@ test: $(STAMP) chromium
 setup: $(STAMP)
 
 # torch first, pinned, so pip takes the small CPU wheel instead of a multi-GB CUDA build.
+# Each step says what it does: the first install takes a minute or two and is otherwise silent.
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "==> setting up $(VENV) (first time: 1-2 minutes)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "==> installing torch==2.13.0 (the CPU wheel)"
+	@$(PY) -m pip install --quiet torch==2.13.0
+	@echo "==> installing qa and its dependencies (pip install -e '.[test]')"
+	@$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+	@echo "==> set up; the model is prepared for the CPU on first use (once, ~20 s)"
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from qa.answer import NO_ANSWER, Answer, Passage
@@ -17,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask a folder of documents; answers are quoted passages only."
     )
+    parser.add_argument("--version", action="version", version=f"qa {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, docs: bool = False) -> argparse.ArgumentParser:
@@ -60,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         "--watch", action="store_true", help="index changes in the documents folder as they happen"
     )
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("qa")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -143,15 +152,20 @@ def chat(engine) -> None:
     history: list[str] = []
     interactive = sys.stdin.isatty()
     if interactive:
+        import readline  # noqa: F401  (importing it gives input() line editing and history)
+
         print("Ask a question (Ctrl-D to quit).")
     while True:
-        if interactive:
-            print("> ", end="", flush=True)
-        line = sys.stdin.readline()
+        try:
+            line = input("> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
         if not line:
             break
         if not line.strip():
             continue
+        if not interactive:  # piped questions: show which answer belongs to which
+            print(f"> {line.strip()}")
         try:
             answer = engine.ask(line, history)
         except QAError as e:

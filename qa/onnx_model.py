@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -186,6 +187,12 @@ def load_or_export(model_path: Path, cache_root: Path) -> tuple[OnnxEncoder, Pat
         raise ExportRefused(refused.read_text())
     if not (folder / "guard.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
+        # Once per machine, ~20 s: say so, or the first start looks hung.
+        print(
+            f"Preparing the model for fast CPU inference (once, ~20 s; cached in {folder.parent})",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             export_int8(model_path, folder)
         except ExportRefused as e:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,21 @@ def test_chat_reads_questions_line_by_line(workdir: Path, capsys, monkeypatch) -
     assert code == 0 and "building it from seeds" in err
     replies = out.strip().split("\n\n")
     assert len(replies) == 3
-    assert "disillusionment" in replies[1].split("\n")[1]
-    assert replies[2].startswith("The documents don't answer this.")
+    # Piped questions are echoed, so each answer shows which question it answers.
+    echo, source, quote = replies[1].split("\n")[:3]
+    assert echo == "> Why did he leave?" and source.startswith("[1] defectors.txt")
+    assert "disillusionment" in quote
+    assert replies[2].split("\n")[:2] == [
+        "> What is the boiling point of mercury?",
+        "The documents don't answer this.",
+    ]
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qa {metadata.version('qa')}"
 
 
 @pytest.mark.parametrize(
