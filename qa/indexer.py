@@ -19,7 +19,7 @@ import numpy as np
 
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
-from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
+from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError
 from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
@@ -81,18 +81,18 @@ def build(
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done."""
     started = time.perf_counter()
+    # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
+    # deleting the last document removes its text like deleting any other.
     documents, skipped = load_documents(docs)
-    if not documents:
-        raise NoDocumentsError(
-            f"no readable documents in {docs} (supported: .txt .md .html .htm .pdf); "
-            "the existing index, if any, was left as it was"
-        )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
         previous, note = _previous(store, embedder, full, loaded)
         old_docs = (
             {d["id"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
         )
+        if not documents:
+            empty = f"no readable documents in {docs}: the index is empty"
+            note = f"{note}; {empty}" if note else empty
         plan = Plan(skipped=skipped, note=note)
         for doc in documents:
             if doc.id not in old_docs:

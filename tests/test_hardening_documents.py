@@ -17,7 +17,6 @@ import pytest
 
 from qa import documents
 from qa.documents import Document, content_hash, load_documents
-from qa.errors import NoDocumentsError
 from qa.paragraphs import split_paragraphs
 from qa.units import split_units
 from tests.conftest import write
@@ -106,11 +105,10 @@ def test_a_rebuild_with_new_bad_files_keeps_every_good_document(make_engine) -> 
     plan = engine.build()
     assert set(reasons(plan)) == {"broken.pdf", "zero.txt"}
     assert plan.unchanged == ["good.txt"] and plan.version == before  # nothing to rebuild
-    (docs / "good.txt").unlink()  # now nothing readable is left: refused, old index kept
-    with pytest.raises(NoDocumentsError, match="left as it was"):
-        engine.build()
-    assert engine.store.current() == before
-    assert engine.search("otters sleep", k=1)[0].document == "good.txt"
+    (docs / "good.txt").unlink()  # nothing readable is left: an empty index, no stale text
+    plan = engine.build()
+    assert plan.removed == ["good.txt"] and set(reasons(plan)) == {"broken.pdf", "zero.txt"}
+    assert engine.search("otters sleep", k=5) == []
 
 
 def test_a_parser_crash_on_a_hostile_file_skips_only_that_file(
@@ -397,3 +395,47 @@ def test_watching_never_indexes_a_new_link_out_of_the_folder(make_engine) -> Non
             with open(engine.settings.docs / "pipe.txt", "wb"):
                 pass
         rebuilder.wait()
+
+
+# --- Deleting the last document ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["http", "watch"])
+def test_deleting_every_document_empties_the_index_over_http_and_when_watched(
+    make_engine, how: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.rebuilder import Rebuilder
+    from web.app import create_app
+
+    engine = make_engine(
+        {"good.txt": GOOD, "sub/more.md": "Sea otters use stones as tools."}, admin_token="t0ken"
+    )
+    engine.build()
+    rebuilder = Rebuilder(engine, poll_seconds=0.1, debounce_ms=200)
+    client = TestClient(create_app(engine, rebuilder))
+    if how == "watch":
+        rebuilder.run_in_background(watch_docs=True)
+        time.sleep(0.3)  # the watcher is set up
+    try:
+        for path in (engine.settings.docs / "good.txt", engine.settings.docs / "sub" / "more.md"):
+            path.unlink()
+        if how == "http":
+            auth = {"Authorization": "Bearer t0ken"}
+            assert client.post("/api/index", headers=auth).status_code == 202
+        deadline = time.monotonic() + 30
+        while engine.documents():
+            assert time.monotonic() < deadline, "the deleted documents are still indexed"
+            time.sleep(0.1)
+        assert rebuilder.wait(timeout=60).state == "idle"
+    finally:
+        rebuilder.stop()
+        rebuilder.wait()
+    assert client.get("/health").json()["documents"] == 0
+    assert "No document is indexed." in client.get("/documents").text
+    ask = client.post("/api/ask", json={"question": "Why do otters hold hands?"}).json()
+    assert ask["answered"] is False and ask["passages"] == []
+    assert ask["message"] == "The documents don't answer this."
+    assert client.get("/api/search", params={"q": "otters"}).json()["results"] == []
+    assert client.get("/documents/good.txt").status_code == 404

@@ -228,7 +228,7 @@ class IndexStatus(BaseModel):
     )
     error: str | None = Field(
         description="Why the build failed; null unless `state` is “failed”.",
-        examples=["no readable documents in docs (supported: .txt .md .html .htm .pdf); …"],
+        examples=["documents folder docs does not exist"],
     )
     version: str | None = Field(
         description="Version of the index in use now (it changes when a build is swapped in, "
