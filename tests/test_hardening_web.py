@@ -298,3 +298,35 @@ def test_the_api_conforms_to_its_schema_and_never_fails(api_schema, method, path
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+# --- Trusted hosts (round 2) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", ""]
+)
+def test_a_host_that_is_not_trusted_is_refused_and_never_reflected(
+    client: TestClient, host: str
+) -> None:
+    for path in ("/api/search?q=defectors", "/health", "/"):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code == 400, (path, response.text[:200])
+        assert "evil" not in response.text and "QA_TRUSTED_HOSTS" in response.text
+        assert response.headers["content-security-policy"] == HEADERS["Content-Security-Policy"]
+    assert "unknown host" in readable(client.get("/health", headers={"Host": host}))
+
+
+def test_urls_are_built_only_from_trusted_hosts(seed_settings: Settings, embedder) -> None:
+    settings = replace(seed_settings, trusted_hosts="", host="127.0.0.1")  # the default
+    client = TestClient(create_app(Engine(settings, embedder)))
+    for host, base in [
+        ("localhost:8000", "http://localhost:8000/documents/"),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000/documents/"),
+        ("[::1]:8000", "http://[::1]:8000/documents/"),
+        ("LOCALHOST", "http://localhost/documents/"),
+    ]:
+        response = client.get("/api/search?q=defectors&k=1", headers={"Host": host})
+        assert response.status_code == 200, (host, response.text)
+        assert response.json()["results"][0]["url"].lower().startswith(base.lower())
+    assert client.get("/health", headers={"Host": "testserver"}).status_code == 400
