@@ -100,6 +100,7 @@ class AskRequest(BaseModel):
     )
 
     question: Text = Field(
+        json_schema_extra={"minLength": 1},  # checked by the core: "the question is empty"
         description="The question in plain words (not empty; at most QA_MAX_QUESTION_CHARS).",
         examples=["How many North Koreans defected last year?"],
     )

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.settings import Settings
@@ -95,6 +96,52 @@ class TrustedHosts:
                 await send_error(scope, send, 400, message)
                 return
         await self.app(scope, receive, send)
+
+
+class Methods:
+    """ASGI middleware: HEAD is answered wherever GET is (headers only), and OPTIONS and a 405
+    name every method the path allows (Starlette names those of the first matching route only:
+    `OPTIONS /api/index` listed POST but not GET)."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes  # the app's list: routes added later are seen too
+
+    def allowed(self, scope: Scope) -> set[str]:
+        methods: set[str] = set()
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match != Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods | {"OPTIONS"} if methods else methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            allowed = self.allowed(scope)
+            if allowed:
+                allow = ", ".join(sorted(allowed)).encode()
+                headers = [(b"allow", allow), (b"content-length", b"0")]
+                await send({"type": "http.response.start", "status": 204, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
+
+        async def send_fixed(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = MutableHeaders(scope=message)
+                headers["allow"] = ", ".join(sorted(self.allowed({**scope, "method": method})))
+            if method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}  # the GET's headers, no body
+            await send(message)
+
+        await self.app(scope, receive, send_fixed)
 
 
 class BodyLimit:
