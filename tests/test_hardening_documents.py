@@ -439,3 +439,19 @@ def test_deleting_every_document_empties_the_index_over_http_and_when_watched(
     assert ask["message"] == "The documents don't answer this."
     assert client.get("/api/search", params={"q": "otters"}).json()["results"] == []
     assert client.get("/documents/good.txt").status_code == 404
+
+
+def test_hidden_files_and_linked_folders_are_reported_once_not_silently(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", GOOD)
+    write(tmp_path, ".git/config", "[core]")
+    write(tmp_path, ".DS_Store", "x")
+    write(tmp_path, "sub/.notes.md", "hidden notes")
+    write(tmp_path.parent, "elsewhere/b.txt", "Outside text.")
+    (tmp_path / "linked").symlink_to(tmp_path.parent / "elsewhere", target_is_directory=True)
+    docs, skipped = load_documents(tmp_path)
+    assert [d.id for d in docs] == ["a.txt"]
+    assert reasons(skipped) == {
+        "linked/": "a linked folder: not followed (move it in)",
+        ".*": "3 hidden files or folders (names starting with '.') not indexed: "
+        ".git/, .DS_Store, sub/.notes.md",
+    }
