@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import documents
+from qa import documents, paragraphs
 from qa.documents import Document, content_hash, load_documents
 from qa.paragraphs import split_paragraphs
 from qa.units import split_units
@@ -155,7 +155,10 @@ def test_a_file_over_the_size_limit_is_skipped_unread(
     )
 
 
-def test_a_2_mb_line_is_split_into_windows_in_bounded_time(embedder) -> None:
+def test_a_2_mb_line_is_split_into_windows_in_bounded_time(
+    embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(paragraphs, "MAX_PARAGRAPH_CHARS", 10**9)  # one 2 MB paragraph
     rng = random.Random(3)
     words = [
         "the",
@@ -199,10 +202,28 @@ def test_a_long_line_is_indexed_and_its_middle_is_found(make_engine) -> None:
     needle = "The lighthouse keeper counted exactly 4,211 gulls on the island in May. "
     engine = make_engine({"line.txt": filler + needle + filler})
     plan = engine.build()
-    assert plan.paragraphs == 1 and plan.skipped == []
+    assert plan.paragraphs == 2 and plan.skipped == []  # cut at MAX_PARAGRAPH_CHARS
     assert engine.index.manifest["passages"] > 10  # embedded as windows
     (hit,) = engine.search("How many gulls did the lighthouse keeper count?", k=1)
     assert hit.text[hit.highlight[0] : hit.highlight[1]] == needle.strip()
+    assert len(hit.text) <= paragraphs.MAX_PARAGRAPH_CHARS
+
+
+def test_a_huge_one_line_document_is_quoted_in_bounded_pieces(
+    make_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 20 MB line was returned whole in every hit (21 MB of JSON); a piece is bounded."""
+    monkeypatch.setattr(paragraphs, "MAX_PARAGRAPH_CHARS", 600)  # 20 MB would embed for minutes
+    filler = "The ledger lists the tolls paid at each bridge of the old river road. " * 40
+    needle = "The ferryman charged exactly nine copper coins for a cart and two mules. "
+    engine = make_engine({"huge.txt": filler + needle + filler})
+    engine.build()
+    pieces = engine.document("huge.txt")
+    assert len(pieces) > 5 and all(len(p.text) <= 600 for p in pieces)
+    assert " ".join(p.text for p in pieces) == (filler + needle + filler).strip()
+    hits = engine.search("How much did the ferryman charge for a cart?", k=3)
+    assert all(len(h.text) <= 600 for h in hits)
+    assert hits[0].text[hits[0].highlight[0] : hits[0].highlight[1]] == needle.strip()
 
 
 # --- Encodings, line endings, names -------------------------------------------------------------
