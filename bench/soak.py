@@ -1,6 +1,7 @@
 """Soak: concurrent clients against a real `qa serve` for minutes, with a rebuild every minute.
 
     .venv/bin/python bench/soak.py [--clients 8] [--minutes 10] [--articles N] [--squad FILE]
+    .venv/bin/python bench/soak.py --churn [--minutes 3] [--articles 20]
 
 Writes the SQuAD dev contexts as one .txt document per article into bench/out/soak/docs and
 indexes them once into bench/out/soak/index (later runs reuse it: the build is incremental).
@@ -11,6 +12,13 @@ a small document and calls POST /api/index. It prints, per minute, the requests,
 (anything but a 200, or a transport error), p50 and p99 latency and the rebuilds, then the
 server's resident memory (RSS) at start and end. Exit code 1 if there was any error.
 Traffic goes only to 127.0.0.1; everything stops at the deadline.
+
+With --churn (its own folders, bench/out/soak-churn), the documents change under the clients
+instead: a document is added, edited, the folder gains corrupt files (binary text, a broken PDF,
+a FIFO, a link to /etc/passwd) and a real document is overwritten with garbage, then documents are
+deleted down to none; each step is followed by POST /api/index, and once the new version is
+served, every text removed so far is searched for: finding one is a failure. An empty answer
+counts as a success here (the index ends empty).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +46,10 @@ sys.path.insert(0, str(ROOT))
 from bench.incremental import SQUAD, file_name  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "soak"
+MARKERS = {  # unique sentences the churn adds, then edits away or deletes
+    "added": "The quartermaster of Vellmar logged exactly 7,319 grey herons at dawn.",
+    "edited": "The lamplighter of Osterbrook counted exactly 4,127 copper lanterns at dusk.",
+}
 
 
 @dataclass
@@ -82,7 +95,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def client(base: str, questions: list[str], seed: int, until: float, start: float, out: list):
+def client(
+    base: str,
+    questions: list[str],
+    seed: int,
+    until: float,
+    start: float,
+    out: list,
+    empty_ok: bool = False,
+):
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=60) as http:
         n = 0
@@ -96,9 +117,9 @@ def client(base: str, questions: list[str], seed: int, until: float, start: floa
                     response = http.post("/api/ask", json={"question": question})
                 else:
                     response = http.get("/api/search", params={"q": question, "k": 5})
-                ok = response.status_code == 200 and (
-                    response.json().get("passages") or response.json().get("results")
-                )
+                body = response.json() if response.status_code == 200 else {}
+                found = body["passages"] if "passages" in body else body.get("results")
+                ok = response.status_code == 200 and (found or (empty_ok and found == []))
                 detail = "" if ok else f"{response.status_code} {response.text[:200]}"
             except httpx.HTTPError as e:
                 ok, detail = False, f"{type(e).__name__}: {e}"
@@ -135,6 +156,67 @@ def rebuilder(
             minute += 1
 
 
+def churn(base: str, token: str, docs: Path, until: float, log: list[str]) -> None:
+    """Add, edit, corrupt and delete documents (down to none), rebuilding after each step; after
+    each swap, search for every text removed so far: `log` gets one line per step, and a line
+    starting with FAIL for any removed text still served."""
+    auth = {"Authorization": f"Bearer {token}"}
+    originals = sorted(docs.glob("*.txt"))
+    removed: list[str] = []  # texts that must not be served any more
+    steps: list[tuple[str, object]] = [
+        ("add a document", lambda: (docs / "churn.txt").write_text(MARKERS["added"], "utf-8")),
+        ("edit it", lambda: (docs / "churn.txt").write_text(MARKERS["edited"], "utf-8")),
+        ("add corrupt files, garble a document", lambda: corrupt(docs, originals[0])),
+        ("delete the edited document", lambda: (docs / "churn.txt").unlink()),
+        ("delete half the documents", lambda: [p.unlink() for p in originals[1::2]]),
+        ("delete every document", lambda: [p.unlink() for p in docs.iterdir()]),
+    ]
+    gone = {  # what each step removes from the index
+        1: [MARKERS["added"]],
+        2: [first_sentence(originals[0])],
+        3: [MARKERS["edited"]],
+        4: [first_sentence(p) for p in originals[1::2]],
+        5: [first_sentence(p) for p in originals[2::2]],
+    }
+    pause = max(5.0, (until - time.monotonic()) / (len(steps) + 1))
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for number, (what, step) in enumerate(steps):
+            time.sleep(pause)
+            step()  # type: ignore[operator]
+            began = time.monotonic()
+            while http.post("/api/index", headers=auth).status_code == 409:  # one is running
+                time.sleep(0.5)
+            while (status := http.get("/api/index", headers=auth).json())["state"] == "running":
+                time.sleep(0.2)
+            removed += gone.get(number, [])
+            served = [
+                text
+                for text in removed
+                for r in http.get("/api/search", params={"q": text, "k": 3}).json()["results"]
+                if text in r["text"]
+            ]
+            health = http.get("/health").json()
+            log.append(
+                f"{'FAIL ' if served or status['state'] != 'idle' else ''}{what}: build "
+                f"{status['state']} in {time.monotonic() - began:.1f} s, "
+                f"{health['documents']} documents served; removed texts served: {len(served)}"
+                + (f" ({status['error']})" if status["error"] else "")
+            )
+
+
+def first_sentence(path: Path) -> str:
+    return path.read_text("utf-8").split(". ")[0]
+
+
+def corrupt(docs: Path, victim: Path) -> None:
+    """Files a clumsy user or an attacker leaves: each must be skipped, none may stop a build."""
+    (docs / "binary.txt").write_bytes(bytes(range(1, 256)) * 64)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <</Type /Catalog>> endobj\ntrailer")
+    os.mkfifo(docs / "pipe.txt")
+    (docs / "passwd.txt").symlink_to("/etc/passwd")
+    victim.write_bytes(os.urandom(4096).replace(b"\x00", b"\x01"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -142,11 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=None, help="only the first N articles")
     parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--no-rebuild", action="store_true", help="load only, no rebuilds")
+    parser.add_argument(
+        "--churn", action="store_true", help="add, edit, corrupt, delete documents meanwhile"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 64 or not 0 < args.minutes <= 120:
         parser.error("--clients must be 1..64 and --minutes 0..120")
 
-    docs, index = OUT / "docs", OUT / "index"
+    out = OUT.with_name("soak-churn") if args.churn else OUT
+    docs, index = out / "docs", out / "index"
+    if args.churn:  # a fresh folder: the last run deleted or garbled what it had
+        shutil.rmtree(docs, ignore_errors=True)
     for old in docs.glob("zz-soak-*.txt"):  # notes of an earlier run
         old.unlink()
     questions = write_corpus(args.squad, docs, args.articles)
@@ -166,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
          "--docs", str(docs), "--index", str(index)],
         env=env | {"QA_ADMIN_TOKEN": token},
         stdout=subprocess.DEVNULL,
-        stderr=open(OUT / "server.log", "w"),  # noqa: SIM115 (closed with the process)
+        stderr=open(out / "server.log", "w"),  # noqa: SIM115 (closed with the process)
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -177,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start; see {OUT / 'server.log'}")
+                raise SystemExit(f"the server did not start; see {out / 'server.log'}")
             time.sleep(0.5)
         with httpx.Client(base_url=base, timeout=60) as http:  # warm up the model
             http.post("/api/ask", json={"question": questions[0]})
@@ -187,11 +275,16 @@ def main(argv: list[str] | None = None) -> int:
         samples: list[Sample] = []
         rebuilds: list = []
         rss: dict[int, float] = {}
-        admin = "" if args.no_rebuild else token
+        admin = "" if args.no_rebuild or args.churn else token
         threads = [
-            threading.Thread(target=client, args=(base, questions, i, until, start, samples))
+            threading.Thread(
+                target=client, args=(base, questions, i, until, start, samples, args.churn)
+            )
             for i in range(args.clients)
         ]
+        churned: list[str] = []
+        if args.churn:
+            threads.append(threading.Thread(target=churn, args=(base, token, docs, until, churned)))
         threads.append(
             threading.Thread(
                 target=rebuilder,
@@ -257,7 +350,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newest soak note (zz-soak-{newest:03d}.txt) found first by search: {latest}")
     print(f"server RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB at end "
           f"({rss_end - rss_start:+.0f} MB)")  # fmt: skip
-    return 1 if total_errors or failed else 0
+    for line in churned:
+        print(f"churn: {line}")
+    if args.churn and len(churned) < 6:
+        print(f"churn: only {len(churned)} of 6 steps ran before the deadline (raise --minutes)")
+    churn_failed = any(line.startswith("FAIL") for line in churned) or (
+        args.churn and len(churned) < 6
+    )
+    return 1 if total_errors or failed or churn_failed else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -12,6 +14,29 @@ from pathlib import Path
 from qa.answer import NO_ANSWER, Answer, Passage
 from qa.errors import QAError
 from qa.settings import Settings
+
+
+def _count(text: str) -> int:
+    """A -k value: how many passages or results, 1..50 (as the API allows)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 50, got {value}")
+    return value
+
+
+# What a terminal would act on rather than show: control characters (an escape sequence can
+# recolour, move the cursor or retitle the window; a carriage return overwrites a line) and bidi
+# overrides. They are printed escaped (\x1b); newlines and tabs of a quote are kept.
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal(text: str, one_line: bool = False) -> str:
+    """`text` safe to print on a terminal (and on one line: a warning cannot forge another)."""
+    text = _TERMINAL_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text.replace("\n", "\\n").replace("\t", "\\t") if one_line else text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,12 +63,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("ask", "answer one question with quoted passages")
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=None, help="passages to show (default 3)")
+    p.add_argument("-k", type=_count, default=None, help="passages to show, 1..50 (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command("search", "ranked paragraphs for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5, help="results (default 5)")
+    p.add_argument("-k", type=_count, default=5, help="results, 1..50 (default 5)")
     p.add_argument("--document", help="only this document id")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -113,14 +138,16 @@ def run(args: argparse.Namespace) -> int:
 
         plan = Engine(settings).build(full=args.full, dry_run=args.dry_run, progress=True)
         for skipped in plan.skipped:
-            print(f"warning: {skipped}", file=sys.stderr)
+            print(f"warning: {terminal(str(skipped), one_line=True)}", file=sys.stderr)
         if plan.note:
-            print(f"note: {plan.note}", file=sys.stderr)
+            print(f"note: {terminal(plan.note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
         answer = _engine(settings).ask(args.question)
         print(
-            json.dumps(answer.as_dict(), ensure_ascii=False) if args.json else format_answer(answer)
+            json.dumps(answer.as_dict(), ensure_ascii=False)
+            if args.json
+            else terminal(format_answer(answer))
         )
     elif args.command == "search":
         passages = _engine(settings).search(args.query, k=args.k, document=args.document)
@@ -128,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             out = {"query": args.query, "results": [p.as_dict() for p in passages]}
             print(json.dumps(out, ensure_ascii=False))
         else:
-            print("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1)))
+            print(terminal("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))))
     elif args.command == "chat":
         chat(_engine(settings, build_if_missing=True))
     elif args.command == "eval":
@@ -169,9 +196,9 @@ def chat(engine) -> None:
         try:
             answer = engine.ask(line, history)
         except QAError as e:
-            print(f"error: {e}")
+            print(f"error: {terminal(str(e), one_line=True)}")
             continue
-        print(format_answer(answer) + "\n", flush=True)
+        print(terminal(format_answer(answer)) + "\n", flush=True)
         history.append(line.strip())
 
 
@@ -180,10 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except QAError as e:
-        print(f"qa: error: {e}", file=sys.stderr)
+        print(f"qa: error: {terminal(str(e), one_line=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `qa search ... | head -2`: the reader is gone, which is fine
+        # Point stdout at /dev/null, or Python's flush at exit raises again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a program whose pipe was closed
 
 
 if __name__ == "__main__":

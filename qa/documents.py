@@ -6,6 +6,7 @@ A bad file never stops a build: it is reported as a `Skipped` entry with a one-l
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import NoDocumentsError
+from qa.files import RefusedError, read_confined, real_folder
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -101,14 +103,14 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_text(path: Path) -> tuple[str, str]:
-    return decode(path.read_bytes())
+def read_text(data: bytes) -> tuple[str, str]:
+    return decode(data)
 
 
-def read_html(path: Path) -> tuple[str, str]:
+def read_html(data: bytes) -> tuple[str, str]:
     from bs4 import BeautifulSoup
 
-    markup, note = decode(path.read_bytes())
+    markup, note = decode(data)
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup.find_all(HTML_INVISIBLE):
         tag.decompose()
@@ -126,13 +128,13 @@ def read_html(path: Path) -> tuple[str, str]:
     return "\n\n".join(blocks), note
 
 
-def read_pdf(path: Path) -> tuple[str, str]:
+def read_pdf(data: bytes) -> tuple[str, str]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data))
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise UnreadableError(f"not a readable PDF ({type(e).__name__}: {e})") from e
@@ -142,25 +144,26 @@ def read_pdf(path: Path) -> tuple[str, str]:
     return text, ""
 
 
-READERS: dict[str, Callable[[Path], tuple[str, str]]] = {
+READERS: dict[str, Callable[[bytes], tuple[str, str]]] = {
     **dict.fromkeys(TEXT_SUFFIXES, read_text),
     **dict.fromkeys(HTML_SUFFIXES, read_html),
     **dict.fromkeys(PDF_SUFFIXES, read_pdf),
 }
 
 
-def read_document(path: Path, doc_id: str) -> Document:
-    """Read one file into a Document; raises UnreadableError with the reason."""
+def read_document(path: Path, doc_id: str, root: str | None = None) -> Document:
+    """Read one file into a Document; raises UnreadableError with the reason.
+
+    The file's bytes are read once, here, through qa.files: only a regular file whose real path
+    lies inside the folder `root` (a real path; default: the file's own folder), at most
+    MAX_FILE_BYTES. The readers parse those bytes and never open anything themselves.
+    """
     try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise UnreadableError(f"cannot read ({e.strerror})") from e
-    if size > MAX_FILE_BYTES:
-        raise UnreadableError(
-            f"too large ({_size(size)}; the limit is {_size(MAX_FILE_BYTES)}): split it"
-        )
+        data = read_confined(path, root or real_folder(path.parent), MAX_FILE_BYTES)
+    except RefusedError as e:
+        raise UnreadableError(str(e)) from e
     try:
-        text, note = READERS[path.suffix.lower()](path)
+        text, note = READERS[path.suffix.lower()](data)
     except UnreadableError:
         raise
     except OSError as e:
@@ -173,42 +176,81 @@ def read_document(path: Path, doc_id: str) -> Document:
     return Document(id=doc_id, path=path, text=text, sha256=content_hash(text), note=note)
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n:,} bytes"
-
-
 def _printable_id(doc_id: str) -> str:
-    """`doc_id` with bytes that are not UTF-8 (kept by Python as lone surrogates) shown as \\xNN."""
-    return doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """`doc_id` with bytes that are not UTF-8 (kept by Python as lone surrogates) shown as \\xNN,
+    and control characters (a newline, a terminal escape) shown as \\n, \\x1b, ..."""
+    text = doc_id.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _NAME_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _valid_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: a byte of the name that is not UTF-8
+        return False
+    return True
+
+
+# Characters a file name may not hold to be indexed: ids go into JSON, URLs, pages and terminals,
+# where a newline breaks the document's link and forges lines, an escape drives the terminal and
+# a bidi override disguises the name.
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
-    """Files under `folder` (recursively, sorted), with ids; unsupported ones become Skipped."""
+    """Files under `folder` (recursively, sorted), with ids; unsupported ones become Skipped.
+
+    Hidden files and folders (names starting with '.') and linked folders are not looked into;
+    the hidden ones are reported in one line, each linked folder in one of its own.
+    """
     found: list[tuple[Path, str]] = []
     skipped: list[Skipped] = []
+    hidden: list[str] = []
 
     def unreadable_folder(error: OSError) -> None:
         where = Path(error.filename or folder)
         doc_id = where.relative_to(folder).as_posix() + "/" if where != folder else "."
         skipped.append(Skipped(_printable_id(doc_id), f"cannot read folder ({error.strerror})"))
 
-    # os.walk without followlinks cannot loop; linked files are still read.
+    # os.walk without followlinks cannot loop. Linked files are listed here; qa.files reads
+    # only those whose real path lies inside the folder.
     for root, dirs, files in os.walk(folder, onerror=unreadable_folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(root)
+        kept = []
+        for d in sorted(dirs):
+            doc_id = (here / d).relative_to(folder).as_posix() + "/"
+            if d.startswith("."):
+                hidden.append(_printable_id(doc_id))
+            elif (here / d).is_symlink():
+                skipped.append(
+                    Skipped(_printable_id(doc_id), "a linked folder: not followed (move it in)")
+                )
+            else:
+                kept.append(d)
+        dirs[:] = kept
         for name in sorted(files):
-            path = Path(root) / name
+            path = here / name
             doc_id = path.relative_to(folder).as_posix()
             if name.startswith("."):
+                hidden.append(_printable_id(doc_id))
                 continue
             if _printable_id(doc_id) != doc_id:  # ids go into JSON, URLs and pages: UTF-8 only
-                skipped.append(
-                    Skipped(_printable_id(doc_id), "file name is not valid UTF-8: rename it")
-                )
+                problem = "has control characters" if _valid_utf8(doc_id) else "is not valid UTF-8"
+                skipped.append(Skipped(_printable_id(doc_id), f"file name {problem}: rename it"))
                 continue
             if path.suffix.lower() not in SUFFIXES:
                 skipped.append(Skipped(doc_id, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
             found.append((path, doc_id))
+    if hidden:
+        examples = ", ".join(hidden[:3]) + (", ..." if len(hidden) > 3 else "")
+        skipped.append(
+            Skipped(
+                ".*",
+                f"{len(hidden)} hidden file{'s or folders' if len(hidden) > 1 else ' or folder'} "
+                f"(names starting with '.') not indexed: {examples}",
+            )
+        )
     return found, skipped
 
 
@@ -218,10 +260,11 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
     if not folder.is_dir():
         raise NoDocumentsError(f"documents folder {folder} does not exist")
     found, skipped = discover(folder)
+    root = real_folder(folder)
     documents = []
     for path, doc_id in found:
         try:
-            documents.append(read_document(path, doc_id))
+            documents.append(read_document(path, doc_id, root))
         except UnreadableError as e:
             skipped.append(Skipped(doc_id, str(e)))
     return documents, skipped

@@ -14,7 +14,7 @@ class QuestionError(QAError):
 
 
 class NoDocumentsError(QAError):
-    """The documents folder is missing or holds no readable document."""
+    """The documents folder is missing (an empty one is an empty index)."""
 
 
 class IndexMissingError(QAError):

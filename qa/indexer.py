@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 
 from qa.documents import Skipped, load_documents
 from qa.embedder import Embedder
-from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, NoDocumentsError
+from qa.errors import IndexCorruptError, IndexMissingError
 from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
@@ -81,18 +81,20 @@ def build(
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done."""
     started = time.perf_counter()
+    # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
+    # deleting the last document removes its text like deleting any other.
     documents, skipped = load_documents(docs)
-    if not documents:
-        raise NoDocumentsError(
-            f"no readable documents in {docs} (supported: .txt .md .html .htm .pdf); "
-            "the existing index, if any, was left as it was"
-        )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
+        if not dry_run:
+            store.clean()  # what a killed build left (a staging folder) must not fill the disk
         previous, note = _previous(store, embedder, full, loaded)
         old_docs = (
             {d["id"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
         )
+        if not documents:
+            empty = f"no readable documents in {docs}: the index is empty"
+            note = f"{note}; {empty}" if note else empty
         plan = Plan(skipped=skipped, note=note)
         for doc in documents:
             if doc.id not in old_docs:
@@ -200,16 +202,7 @@ def build(
             sentence_hash=[h for _, _, h in sentence_rows],
             lexical=lexical.result(),
         )
-        try:
-            store.publish(index)
-        except OSError as e:  # disk full, read-only, permissions: the switch never happened
-            with suppress(OSError):
-                store.clean()  # the half-written version must not fill the disk until next time
-            raise IndexWriteError(
-                f"could not write the new index version in {store.root} "
-                f"({e.strerror or e}); the previous index is still in use: free disk space "
-                "(or fix the folder's permissions), then run `qa index` again"
-            ) from e
+        store.publish(index)  # IndexWriteError if it fails, with nothing half-written left
         plan.index = index
         plan.seconds = time.perf_counter() - started
         return plan

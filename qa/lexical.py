@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 import zipfile
 from functools import lru_cache
 from itertools import chain
@@ -101,7 +102,11 @@ class BM25:
         bm25 = bm25s.BM25()
         # bm25s needs a token in every text: an empty one gets id `terms`, which no query has.
         corpus = [ids or [terms] for ids in id_lists]
-        bm25.scores = bm25.build_index_from_ids(list(range(terms + 1)), corpus, show_progress=False)
+        with warnings.catch_warnings():  # no texts (an emptied folder): bm25s averages nothing
+            warnings.simplefilter("ignore", RuntimeWarning)
+            bm25.scores = bm25.build_index_from_ids(
+                list(range(terms + 1)), corpus, show_progress=False
+            )
         bm25.vocab_dict = {}  # the vocabulary is ours (Lexical); bm25s only sees ids
         return cls(bm25)
 

@@ -17,6 +17,13 @@ from qa.sentences import sentence_spans
 _BLANK_LINE = re.compile(r"\n[ \t\f\v]*\n\s*")
 _LINE = re.compile(r"\n\s*")
 HEADING_MAX_WORDS = 8
+# A paragraph is quoted whole in every hit and shown whole on its document's page, so one without
+# any break (a 20 MB one-line file) is cut into pieces of at most this many characters: at the
+# last sentence end in the piece's second half, else the last space, else at the limit. Far above
+# what people write as one paragraph (the longest SQuAD dev context has 4,063 characters).
+MAX_PARAGRAPH_CHARS = 20_000
+_SPACE = re.compile(r"\s*")
+_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]*\s")
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
             merged[-1] = (merged[-1][0], len(text.rstrip()))
         else:
             merged.append((pending, len(text.rstrip())))
+    merged = [piece for span in merged for piece in _pieces(text, *span)]
     return [
         Paragraph(
             document=document.id,
@@ -90,3 +98,19 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
         )
         for number, (start, end) in enumerate(merged, 1)
     ]
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The span (start, end) of `text`, cut into pieces of at most MAX_PARAGRAPH_CHARS (each
+    stripped of surrounding whitespace, so together they still reproduce the text)."""
+    pieces = []
+    while end - start > MAX_PARAGRAPH_CHARS:
+        window = text[start : start + MAX_PARAGRAPH_CHARS]
+        half = len(window) // 2
+        ends = [m.end() for m in _SENTENCE_END.finditer(window, half)]
+        cut = ends[-1] if ends else max(window.rfind(" ", half), window.rfind("\n", half)) + 1
+        cut = start + (cut if cut > half else len(window))
+        pieces.append((start, start + len(text[start:cut].rstrip())))
+        start = _SPACE.match(text, cut).end()  # type: ignore[union-attr]
+    pieces.append((start, end))
+    return pieces

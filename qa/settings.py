@@ -1,7 +1,8 @@
 """One typed settings object, read from QA_* environment variables and overridden by CLI flags.
 
 Every field is documented in README.md (a test checks that), and an unknown QA_* variable is an
-error rather than a silent no-op, so a typo never goes unnoticed.
+error rather than a silent no-op, so a typo never goes unnoticed. Numbers have ranges (the
+`range` of their metadata): a value outside is an error too, not a server on a random port.
 """
 
 from __future__ import annotations
@@ -37,21 +38,51 @@ class Settings:
     )
     min_confidence: float = field(
         default=0.25,
-        metadata={"help": "below this answer confidence (0..1) the reply is 'no answer'"},
+        metadata={
+            "help": "below this answer confidence (0..1) the reply is 'no answer'",
+            "range": (0.0, 1.0),
+        },
     )
     max_question_chars: int = field(
-        default=2000, metadata={"help": "longest question accepted, in characters"}
+        default=2000,
+        metadata={"help": "longest question accepted, in characters", "range": (1, 100_000)},
     )
-    passages: int = field(default=3, metadata={"help": "passages shown per answer"})
-    batch_size: int = field(default=16, metadata={"help": "texts per embedding batch"})
+    passages: int = field(
+        default=3, metadata={"help": "passages shown per answer", "range": (1, 50)}
+    )
+    batch_size: int = field(
+        default=16, metadata={"help": "texts per embedding batch", "range": (1, 4096)}
+    )
     max_request_bytes: int = field(
-        default=65536, metadata={"help": "largest request body the web app accepts, in bytes"}
+        default=65536,
+        metadata={
+            "help": "largest request body the web app accepts, in bytes",
+            "range": (1024, 2**30),
+        },
     )
     admin_token: str = field(
         default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
     )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
-    port: int = field(default=8000, metadata={"help": "port `qa serve` listens on"})
+    port: int = field(
+        default=8000, metadata={"help": "port `qa serve` listens on", "range": (1, 65535)}
+    )
+    trusted_hosts: str = field(
+        default="",
+        metadata={
+            "help": "comma-separated host names the web app answers to (empty: the bound host, "
+            "localhost, 127.0.0.1 and ::1; * for any)"
+        },
+    )
+
+    def allowed_hosts(self) -> list[str]:
+        """The Host header values the web app accepts (lower case, without port or brackets)."""
+        if self.trusted_hosts.strip():
+            names = self.trusted_hosts.split(",")
+        else:  # a wildcard bind address is not a name anyone sends
+            names = ["localhost", "127.0.0.1", "::1", self.host]
+            names = [n for n in names if n not in ("0.0.0.0", "::", "")]
+        return list(dict.fromkeys(n.strip().strip("[]").lower() for n in names if n.strip()))
 
     @classmethod
     def names(cls) -> list[str]:
@@ -87,12 +118,13 @@ def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
         if isinstance(f.type, type)
         else {"Path": Path, "str": str, "float": float, "int": int}[str(f.type)]
     )
-    if isinstance(raw, kind):
-        return raw
     try:
-        value = kind(raw)
+        value = raw if isinstance(raw, kind) else kind(raw)
     except (TypeError, ValueError):
         raise SettingsError(f"{label} must be {kind.__name__}, got {raw!r}") from None
     if kind in (int, float) and value < 0:
         raise SettingsError(f"{label} must not be negative, got {raw!r}")
+    low, high = f.metadata.get("range", (None, None))
+    if low is not None and not low <= value <= high:
+        raise SettingsError(f"{label} must be between {low} and {high}, got {raw!r}")
     return value

@@ -5,34 +5,42 @@ Layout of the index folder:
     versions/<name>/   manifest.json, table/ (paragraphs and vector rows, see qa/table.py),
                        passages.faiss, sentences.faiss,
                        lexical.npz (vocabulary, term ids, BM25 of terms and of bigrams)
+    versions/.<name>.tmp/  a version being written (removed if that fails, or by the next build)
     .lock              held by the one build allowed at a time
 
 Every part is read into memory, none is memory-mapped: a mapped file that is truncated or
 rewritten in place under a running server would kill it (SIGBUS) instead of letting it answer
 from the version it loaded.
+
+The manifest records a checksum of every other file of its version, verified whenever a version
+is loaded: a flipped byte anywhere is refused with the fix, never served as wrong text or vectors.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+import xxhash
 
-from qa.errors import IndexCorruptError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError
 from qa.lexical import Lexical
 from qa.paragraphs import Paragraph
 from qa.table import Paragraphs, Strings, load_array, save_array
 
 # 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16,
-# one lexical.npz instead of three bm25s folders.
-FORMAT_VERSION = 3
+# one lexical.npz instead of three bm25s folders. 4: checksums of every file in the manifest.
+FORMAT_VERSION = 4
 FIX = "run `qa index --full` to rebuild it"
 
 
@@ -89,9 +97,10 @@ class Index:
                 hashes = Strings.pack(hashes)
                 setattr(self, f"{kind}_hash", hashes)
             hashes.save(table, f"{kind}_hash")
-        faiss.write_index(self.passages, str(folder / "passages.faiss"))
-        faiss.write_index(self.sentences, str(folder / "sentences.faiss"))
+        _write_vectors(self.passages, folder / "passages.faiss")
+        _write_vectors(self.sentences, folder / "sentences.faiss")
         self.lexical.save(folder / "lexical.npz")
+        self.manifest["checksums"] = checksums(folder)
         # The manifest goes last: a folder with a manifest is complete.
         _write_json(folder / "manifest.json", self.manifest)
         for path in [*folder.rglob("*"), folder]:
@@ -102,6 +111,7 @@ class Index:
         """Load the version in `folder`, checking it was built by `model` in this format."""
         manifest = read_manifest(folder)
         check_model(manifest, model, dimension)
+        verify(folder, manifest)
         # FAISS reads without the GIL: the vectors (the bulk of the bytes) load in a thread
         # while this one reads the table and the BM25 indexes.
         pool = ThreadPoolExecutor(max_workers=1)
@@ -134,8 +144,9 @@ class Index:
                 lexical=lexical,
                 **parts,
             )
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise IndexCorruptError(f"the index in {folder} is damaged ({e}): {FIX}") from e
+        except Exception as e:  # any failure to parse a version (EOFError, TokenError, ...)
+            reason = f"{type(e).__name__}: {e}"[:300]
+            raise IndexCorruptError(f"the index in {folder} is damaged ({reason}): {FIX}") from e
         finally:
             pool.shutdown(wait=True)  # never leave a read running behind an error
         index.check()
@@ -210,6 +221,52 @@ def read_manifest(folder: Path) -> dict[str, Any]:
             + f"{FIX})"
         )
     return manifest
+
+
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 22
+
+
+def _digest(path: Path) -> str:
+    """xxh3-128 of a file: not a defence against an attacker who can write the index (they could
+    write the manifest too), but a flipped bit anywhere is caught, at ~2.5 GB/s (sha256 ~0.35)."""
+    digest = xxhash.xxh3_128()
+    buffer = bytearray(_CHUNK)  # one buffer, read into: no new bytes object per chunk
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while size := f.readinto(buffer):
+            digest.update(view[:size])
+    return digest.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """Relative path -> checksum of every file of the version in `folder` but its manifest."""
+    return {
+        path.relative_to(folder).as_posix(): _digest(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
+
+
+def verify(folder: Path, manifest: dict[str, Any]) -> None:
+    """IndexCorruptError unless every file in `folder` is the one its manifest recorded."""
+    expected = manifest.get("checksums")
+    if not isinstance(expected, dict) or not expected:
+        raise IndexCorruptError(f"the index manifest in {folder} has no checksums: {FIX}")
+    try:
+        found = checksums(folder)
+    except OSError as e:
+        raise IndexCorruptError(f"the index in {folder} is unreadable ({e}): {FIX}") from e
+    for name in sorted(set(expected) | set(found)):
+        if name not in found:
+            problem = "is missing"
+        elif name not in expected:
+            problem = "is not part of it"
+        elif found[name] != expected[name]:
+            problem = "does not match its checksum"
+        else:
+            continue
+        raise IndexCorruptError(f"the index in {folder} is damaged ({name} {problem}): {FIX}")
 
 
 # Past ANN_THRESHOLD vectors an exact scan costs more than the rest of a question (~16 ms at
@@ -308,6 +365,13 @@ class StoredVectors:
         return self._decoder.sa_decode(self._codes[ids].view(np.uint8).reshape(len(ids), -1))
 
 
+def _write_vectors(index: faiss.Index, path: Path) -> None:
+    """Write a vector index through a Python file. faiss.write_index(index, path) reports a write
+    error at close only on stderr: a small index on a full disk was "written" truncated."""
+    with open(path, "wb") as f:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(f.write))
+
+
 def _read_vectors(path: Path) -> faiss.Index:
     """A stored vector index; an HNSW one searches with (at least) today's efSearch."""
     index = faiss.read_index(str(path))
@@ -330,8 +394,10 @@ class Store:
             name = self.pointer.read_text("utf-8").strip()
         except FileNotFoundError:
             return None
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: not UTF-8
             raise IndexCorruptError(f"cannot read {self.pointer} ({e}): {FIX}") from e
+        if name and not _VERSION_NAME.fullmatch(name):  # never a path out of versions/
+            raise IndexCorruptError(f"{self.pointer} does not name an index version: {FIX}")
         return name or None
 
     def current_folder(self) -> Path:
@@ -349,28 +415,68 @@ class Store:
         return Index.load(self.current_folder(), model, dimension)
 
     def publish(self, index: Index) -> None:
-        """Write `index` as a new version and make it current in one atomic step."""
-        self.versions.mkdir(parents=True, exist_ok=True)
+        """Write `index` as a new version and make it current in one atomic step.
+
+        IndexWriteError if any write fails (disk full, no permission; FAISS reports those as
+        RuntimeError): the previous version stays current and nothing half-written is left.
+        """
         name = index.version
         staging = self.versions / f".{name}.tmp"
-        index.save(staging)
-        os.replace(staging, self.versions / name)
-        _fsync(self.versions)
-        tmp = self.root / ".current.tmp"
-        tmp.write_text(name + "\n", "utf-8")
-        _fsync(tmp)
-        os.replace(tmp, self.pointer)  # the switch: readers see the old or the new, never half
-        _fsync(self.root)
+        switched = False
+        try:
+            self.versions.mkdir(parents=True, exist_ok=True)
+            index.save(staging)
+            os.replace(staging, self.versions / name)
+            _fsync(self.versions)
+            tmp = self.root / ".current.tmp"
+            tmp.write_text(name + "\n", "utf-8")
+            _fsync(tmp)
+            os.replace(tmp, self.pointer)  # the switch: readers see the old or the new, never half
+            switched = True
+            _fsync(self.root)
+        except (OSError, RuntimeError, MemoryError) as e:
+            if not switched:  # (after the switch only an fsync failed: the new version is in use)
+                for leftover in (staging, self.versions / name, self.root / ".current.tmp"):
+                    _remove(leftover)
+                raise IndexWriteError(
+                    f"cannot write the index: the new version could not be saved in {self.root} "
+                    f"({_reason(e)}); the previous index is still in use: "
+                    "free disk space (or fix the folder's permissions), then run `qa index` again"
+                ) from e
         self.clean()
 
     def clean(self) -> None:
-        """Remove every version but the current one (and leftovers of crashed builds)."""
-        import shutil
-
-        keep = self.current()
+        """Remove every version but the current one, and leftovers of killed or failed builds
+        (staging folders, a pointer never switched to). Call it holding the build lock."""
+        try:
+            keep = self.current()
+        except IndexCorruptError:
+            return  # which version is current is unknown: remove nothing
+        _remove(self.root / ".current.tmp")
         for folder in self.versions.iterdir() if self.versions.is_dir() else []:
             if folder.name != keep:
-                shutil.rmtree(folder, ignore_errors=True)
+                _remove(folder)
+
+
+def _reason(error: BaseException) -> str:
+    """The readable part of a write error: its strerror, or the one FAISS puts last in brackets
+    ("Error in void faiss::write_index(...) ...: 4051 != 16000 (No space left on device)")."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    last = re.search(r"\(([^()]+)\)\s*$", str(error))
+    return last.group(1) if last else (str(error) or type(error).__name__)[:200]
+
+
+_VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*")
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or folder if it is there; never fails (a later build tries again)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -14,6 +14,8 @@ from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+# The host name Starlette's TestClient sends, trusted like a deployment's own name would be.
+TEST_HOSTS = {"QA_TRUSTED_HOSTS": "testserver,localhost,127.0.0.1,::1"}
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -38,7 +40,7 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     root = tmp_path_factory.mktemp("seed")
     docs = root / "docs"
     shutil.copytree(SEEDS, docs)
-    settings = Settings.load({"docs": docs, "index": root / "index"}, environ={})
+    settings = Settings.load({"docs": docs, "index": root / "index"}, environ=TEST_HOSTS)
     Engine(settings, embedder).build()
     return settings
 
@@ -57,7 +59,7 @@ def make_engine(tmp_path: Path, embedder: Embedder):
         docs.mkdir(exist_ok=True)
         for name, content in files.items():
             write(docs, name, content)
-        settings = Settings.load({"docs": docs, "index": tmp_path / "index"}, environ={})
+        settings = Settings.load({"docs": docs, "index": tmp_path / "index"}, environ=TEST_HOSTS)
         return Engine(replace(settings, **overrides), embedder)
 
     return make

@@ -128,3 +128,48 @@ def test_python_dash_m_qa_runs_in_a_subprocess(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("qa: error: no index in") and "Traceback" not in result.stderr
+
+
+# --- Round 2: pipes, ranges, what reaches the terminal ------------------------------------------
+
+
+def test_a_closed_pipe_ends_quietly(workdir: Path, capsys) -> None:
+    """`qa search ... | head -2`: the reader leaves early; no BrokenPipeError traceback."""
+    assert run(capsys, "index")[0] == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "qa", "search", "defectors", "-k", "50", "--index", "index"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=workdir,
+    )  # fmt: skip
+    assert child.stdout is not None
+    child.stdout.close()  # like `head` exiting before the results are written
+    err = child.stderr.read() if child.stderr else ""
+    assert child.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize("argv", [["ask", "x", "-k", "0"], ["search", "x", "-k", "51"]])
+def test_k_out_of_range_is_refused(workdir: Path, capsys, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert "-k: must be between 1 and 50" in capsys.readouterr().err
+
+
+def test_names_and_text_cannot_drive_the_terminal_or_forge_lines(workdir: Path, capsys) -> None:
+    docs = workdir / "seeds"
+    (docs / "fake\nwarning: all good.txt").write_text("A name with a newline.", "utf-8")
+    (docs / "\x1b[2Jred.md").write_text("A name with an escape.", "utf-8")
+    (docs / "ansi.txt").write_text("Herons \x1b[31mstand\x1b[0m still in the reeds.", "utf-8")
+    code, out, err = run(capsys, "index")
+    assert code == 0 and "\x1b" not in err
+    warnings = err.strip().split("\n")
+    assert "warning: skipped fake\\nwarning: all good.txt: file name has control" in err
+    assert "warning: skipped \\x1b[2Jred.md: file name has control characters" in err
+    assert not any(line.startswith("warning: all good") for line in warnings)
+    code, out, _ = run(capsys, "search", "herons stand still in reeds", "-k", "1")
+    assert "\x1b" not in out and "Herons \\x1b[31mstand\\x1b[0m still" in out
+    code, out, _ = run(capsys, "search", "herons stand still in reeds", "-k", "1", "--json")
+    assert (
+        json.loads(out)["results"][0]["text"] == "Herons \x1b[31mstand\x1b[0m still in the reeds."
+    )

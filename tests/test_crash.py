@@ -27,12 +27,12 @@ CHILD = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     if point == "mid-save":  # some files of the new version written, manifest not yet
-        real = store.faiss.write_index
+        real = store._write_vectors
         def write_then_die(index, path):
             real(index, path)
-            if path.endswith("sentences.faiss"):
+            if path.name == "sentences.faiss":
                 die()
-        store.faiss.write_index = write_then_die
+        store._write_vectors = write_then_die
     elif point == "before-switch":  # new version complete, pointer not yet switched
         real_replace = store.os.replace
         def replace(src, dst):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -77,14 +78,14 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
 def test_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "secret.txt", "hidden")
     write(tmp_path, "open.txt", "Readable.")
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self: Path) -> bytes:  # CI runs as root, who can read anything: simulate
-        if self.name == "secret.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def open_(path, *args) -> int:  # CI runs as root, who can read anything: simulate
+        if Path(path).name == "secret.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
     docs, skipped = load_documents(tmp_path)
     assert [d.id for d in docs] == ["open.txt"]
     assert [str(s) for s in skipped] == ["skipped secret.txt: cannot read (Permission denied)"]

@@ -12,6 +12,7 @@ from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
 from tests import test_browser
+from tests.conftest import TEST_HOSTS
 from tests.test_browser import CHROMIUM, Tab
 from tests.test_live import serve_in_thread
 from web.app import create_app
@@ -47,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     root = tmp_path_factory.mktemp("hostile")
     (root / "docs").mkdir()
     (root / "docs" / NAME).write_text(HOSTILE, "utf-8")
-    settings = Settings.load({"docs": root / "docs", "index": root / "index"}, environ={})
+    settings = Settings.load({"docs": root / "docs", "index": root / "index"}, environ=TEST_HOSTS)
     engine = Engine(settings, embedder)
     engine.build()
     with serve_in_thread(create_app(engine)) as base:

@@ -214,3 +214,124 @@ def test_unwritable_index_folder_is_a_clear_error(make_engine, monkeypatch) -> N
     monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(IndexWriteError, match="cannot write to the index folder.*permissions"):
         engine.build()
+
+
+# --- Round 2: FAISS write errors, stale staging, damaged and silently corrupted files ----------
+
+
+def test_a_full_disk_while_faiss_writes_is_a_readable_error_with_nothing_left(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = engine.index.version
+    real = store_module.faiss.write_index
+
+    def write_index(index, where) -> None:  # FAISS writing to a full device, large or small
+        if isinstance(where, str):  # by path, it raises RuntimeError (large) or nothing (small)
+            real(index, "/dev/full")
+        else:  # through a Python file object: OSError
+            with open("/dev/full", "wb") as full:
+                real(index, store_module.faiss.PyCallbackIOWriter(full.write))
+
+    monkeypatch.setattr(store_module.faiss, "write_index", write_index)
+    with pytest.raises(IndexWriteError) as failure:
+        engine.build()
+    message = str(failure.value)
+    assert message.startswith("cannot write the index") and "\n" not in message
+    assert "(No space left on device)" in message and "faiss::" not in message
+    answers_from_the_old_index(engine, before)
+    no_leftovers(engine)
+    assert not (engine.store.root / ".current.tmp").exists()
+    # ... and over HTTP: the rebuild fails with the same message, not "unexpected: RuntimeError"
+    rebuilder = Rebuilder(engine)
+    client = TestClient(create_app(engine, rebuilder))
+    assert client.post("/api/index", headers={"Authorization": "Bearer t0ken"}).status_code == 202
+    status = rebuilder.wait()
+    assert status.state == "failed" and status.error.startswith("cannot write the index")
+    no_leftovers(engine)
+
+
+def test_staging_left_by_a_killed_build_is_removed_by_the_next_build_even_a_no_op(
+    engine: Engine,
+) -> None:
+    (engine.settings.docs / "submarine.txt").unlink()  # the next build has nothing to do
+    versions = engine.store.versions
+    before = engine.index.version
+    shutil.copytree(versions / before, versions / f".{before}.tmp")  # killed mid-write
+    (engine.store.root / ".current.tmp").write_text("20990101T000000-dead00\n", "utf-8")
+    plan = engine.build()
+    assert plan.version == before and plan.added == []
+    no_leftovers(engine)
+    assert not (engine.store.root / ".current.tmp").exists()
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "header":  # inside the .npy header's Python literal
+        path.write_bytes(data[:20] + b"(((\x00'" + data[25:])
+    else:  # 16 flipped bytes in the middle
+        middle = len(data) // 2
+        path.write_bytes(
+            data[:middle]
+            + bytes(b ^ 0xFF for b in data[middle : middle + 16])
+            + data[middle + 16 :]
+        )
+
+
+@pytest.mark.parametrize(
+    ("victim", "how"),
+    [
+        ("table/texts.npy", "empty"),
+        ("table/rows.npy", "header"),
+        ("table/texts.npy", "flip"),
+        ("passages.faiss", "flip"),
+        ("sentences.faiss", "flip"),
+        ("table/passage_hash.npy", "flip"),
+        ("table/sentence_span.npy", "flip"),
+        ("lexical.npz", "flip"),
+    ],
+)
+def test_damaged_or_silently_corrupted_files_are_refused_and_a_build_repairs_them(
+    engine: Engine, victim: str, how: str, capsys: pytest.CaptureFixture
+) -> None:
+    from qa import cli
+
+    damage(engine.store.current_folder() / victim, how)
+    with pytest.raises(IndexCorruptError, match=r"qa index --full") as refused:
+        Engine(engine.settings, engine.embedder).warm_up()  # what `qa serve` does first
+    assert victim in str(refused.value) and "\n" not in str(refused.value)
+    argv = ["search", "island", "--index", str(engine.settings.index)]
+    assert cli.main(argv) == 2
+    assert "qa: error: " in capsys.readouterr().err
+    fresh = Engine(engine.settings, engine.embedder)  # an incremental `qa index`
+    plan = fresh.build()
+    assert plan.note.startswith("previous index unusable, rebuilding fully")
+    assert sorted(plan.added) == ["lighthouse.txt", "submarine.txt"]
+    assert Engine(engine.settings, engine.embedder).search("stamps", k=1)[0].document == (
+        "submarine.txt"
+    )
+
+
+@pytest.mark.parametrize("how", ["empty", "header"])
+def test_files_that_fail_to_parse_are_refused_even_with_matching_checksums(
+    engine: Engine, how: str
+) -> None:
+    """Checksums catch damage first; parsing is guarded on its own (EOFError, TokenError)."""
+    folder = engine.store.current_folder()
+    damage(folder / "table" / "rows.npy", how)
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    manifest["checksums"] = store_module.checksums(folder)
+    (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(IndexCorruptError, match=r"is damaged \(\w+Error.*qa index --full"):
+        Engine(engine.settings, engine.embedder).warm_up()
+
+
+@pytest.mark.parametrize("pointer", [b"\xff\xfe\x00bad", b"../../../etc\n", b".hidden.tmp\n"])
+def test_a_damaged_current_pointer_is_refused_and_rebuilt(engine: Engine, pointer: bytes) -> None:
+    engine.store.pointer.write_bytes(pointer)
+    with pytest.raises(IndexCorruptError, match="qa index --full"):
+        Engine(engine.settings, engine.embedder).warm_up()
+    plan = Engine(engine.settings, engine.embedder).build()
+    assert plan.note.startswith("previous index unusable, rebuilding fully")
+    assert Engine(engine.settings, engine.embedder).health()["documents"] == 2

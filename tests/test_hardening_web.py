@@ -298,3 +298,65 @@ def test_the_api_conforms_to_its_schema_and_never_fails(api_schema, method, path
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+# --- Trusted hosts (round 2) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", ""]
+)
+def test_a_host_that_is_not_trusted_is_refused_and_never_reflected(
+    client: TestClient, host: str
+) -> None:
+    for path in ("/api/search?q=defectors", "/health", "/"):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code == 400, (path, response.text[:200])
+        assert "evil" not in response.text and "QA_TRUSTED_HOSTS" in response.text
+        assert response.headers["content-security-policy"] == HEADERS["Content-Security-Policy"]
+    assert "unknown host" in readable(client.get("/health", headers={"Host": host}))
+
+
+def test_urls_are_built_only_from_trusted_hosts(seed_settings: Settings, embedder) -> None:
+    settings = replace(seed_settings, trusted_hosts="", host="127.0.0.1")  # the default
+    client = TestClient(create_app(Engine(settings, embedder)))
+    for host, base in [
+        ("localhost:8000", "http://localhost:8000/documents/"),
+        ("127.0.0.1:8000", "http://127.0.0.1:8000/documents/"),
+        ("[::1]:8000", "http://[::1]:8000/documents/"),
+        ("LOCALHOST", "http://localhost/documents/"),
+    ]:
+        response = client.get("/api/search?q=defectors&k=1", headers={"Host": host})
+        assert response.status_code == 200, (host, response.text)
+        assert response.json()["results"][0]["url"].lower().startswith(base.lower())
+    assert client.get("/health", headers={"Host": "testserver"}).status_code == 400
+
+
+# --- Methods and schema gaps (round 2) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/documents", "/api/search?q=defectors"])
+def test_head_is_answered_wherever_get_is(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-security-policy"] == HEADERS["Content-Security-Policy"]
+
+
+def test_options_and_405_name_every_allowed_method(client: TestClient) -> None:
+    options = client.options("/api/index")
+    assert options.status_code == 204
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    wrong = client.delete("/api/index")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert client.options("/api/ask").headers["allow"] == "OPTIONS, POST"
+    assert client.options("/nowhere").status_code == 404
+
+
+def test_the_schema_says_queries_and_questions_are_not_empty(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    (q,) = [p for p in spec["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q"]
+    assert q["schema"]["minLength"] == 1
+    assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["minLength"] == 1
+    assert client.get("/api/search", params={"q": ""}).status_code == 422
+    assert client.post("/api/ask", json={"question": ""}).status_code == 422

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.engine import Engine
 from qa.errors import IndexBusyError, NoDocumentsError
 from qa.lexical import terms
 from qa.store import BuildLock
@@ -58,13 +59,24 @@ def test_full_rebuild_reembeds_and_dry_run_changes_nothing(make_engine) -> None:
     assert [p.name for p in engine.store.versions.iterdir()] == [engine.index.version]
 
 
-def test_empty_documents_folder_keeps_the_old_index(make_engine) -> None:
+def test_an_emptied_folder_is_an_empty_index_and_a_missing_one_an_error(make_engine) -> None:
     engine = make_engine({"a.txt": "Some text worth keeping."})
     engine.build()
-    (engine.settings.docs / "a.txt").unlink()
-    with pytest.raises(NoDocumentsError, match="no readable documents"):
+    docs = engine.settings.docs
+    docs.rename(docs.with_name("moved"))  # a missing folder (unmounted, mistyped): refused
+    with pytest.raises(NoDocumentsError, match="does not exist"):
         engine.build()
     assert engine.search("text worth keeping", k=1)[0].text == "Some text worth keeping."
+    docs.with_name("moved").rename(docs)
+    (docs / "a.txt").unlink()  # the last document deleted: its text must go too
+    plan = engine.build()
+    assert plan.removed == ["a.txt"] and "the index is empty" in plan.note
+    assert engine.search("text worth keeping", k=5) == [] and engine.documents() == []
+    assert not engine.ask("Which text is worth keeping?").answered
+    fresh = Engine(engine.settings, engine.embedder)  # as loaded by a server started now
+    assert fresh.health()["documents"] == 0 and fresh.search("text", k=5) == []
+    (docs / "b.txt").write_text("Herons stand still for hours.", "utf-8")
+    assert engine.build().added == ["b.txt"]  # and it fills again
 
 
 def test_second_build_at_once_fails_fast(make_engine) -> None:

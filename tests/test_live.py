@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from qa.engine import Engine
 from qa.rebuilder import Rebuilder
 from qa.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_HOSTS
 from tests.test_rebuilder import until
 from web.app import create_app
 
@@ -95,7 +95,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory, embedder) -> TestClient:
     root = tmp_path_factory.mktemp("guarded")
     (root / "docs").mkdir()
     (root / "docs" / "cats.txt").write_text(DOCS["cats.txt"], "utf-8")
-    settings = Settings.load({"docs": root / "docs", "index": root / "index"}, environ={})
+    settings = Settings.load({"docs": root / "docs", "index": root / "index"}, environ=TEST_HOSTS)
     engine = Engine(replace(settings, admin_token=TOKEN), embedder)
     engine.build()
     return TestClient(create_app(engine))
@@ -191,13 +191,13 @@ def test_a_second_rebuild_while_one_runs_is_409(client: TestClient, engine: Engi
 def test_a_failed_rebuild_is_reported_and_the_server_keeps_answering(
     client: TestClient, engine: Engine
 ) -> None:
-    for name in DOCS:
-        (engine.settings.docs / name).unlink()
+    docs = engine.settings.docs
+    docs.rename(docs.with_name("gone"))  # a missing folder fails (an emptied one is an empty index)
     assert client.post("/api/index", headers=bearer(TOKEN)).status_code == 202
     client.app.state.rebuilder.wait()
     status = client.get("/api/index", headers=bearer(TOKEN)).json()
     assert status["state"] == "failed"
-    assert status["error"].startswith("no readable documents")
+    assert status["error"] == f"documents folder {docs} does not exist"
     assert "cats.txt" in documents_found(client, "why do cats purr")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa import paragraphs as paragraphs_module
 from qa.documents import Document, content_hash
 from qa.paragraphs import split_paragraphs
 from tests.conftest import SEEDS
@@ -62,3 +63,22 @@ def test_paragraphs_reproduce_the_document_up_to_whitespace(text: str) -> None:
             assert p.text[s:e].strip() == p.text[s:e] != ""
         squeezed = "".join("".join(p.text[s:e].split()) for s, e in p.sentences)
         assert squeezed == "".join(p.text.split())  # sentences cover every word
+
+
+def test_an_overlong_paragraph_is_cut_at_sentence_ends_then_spaces_then_the_limit(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(paragraphs_module, "MAX_PARAGRAPH_CHARS", 100)
+    sentences = " ".join(f"Sentence number {i} is here." for i in range(30))
+    words = " ".join(["word"] * 100)
+    blob = "x" * 250
+    for text in (sentences, words, blob, f"{sentences}\n\n{blob}"):
+        paragraphs = split_paragraphs(doc(text))
+        assert all(len(p.text) <= 100 for p in paragraphs)
+        for p in paragraphs:  # verbatim, with offsets into the document
+            assert text[p.start : p.end] == p.text and p.text == p.text.strip()
+        assert "".join(p.text for p in paragraphs).replace(" ", "") == "".join(text.split())
+        assert [p.number for p in paragraphs] == list(range(1, len(paragraphs) + 1))
+    cut = split_paragraphs(doc(sentences))
+    assert all(p.text.endswith("here.") for p in cut)  # at sentence ends
+    assert [len(p.text) for p in split_paragraphs(doc(blob))] == [100, 100, 50]

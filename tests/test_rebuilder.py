@@ -112,17 +112,18 @@ def test_a_failed_build_is_reported_and_the_old_index_keeps_serving(
     engine: Engine, rebuilder: Rebuilder
 ) -> None:
     before = engine.index.version
-    for name in DOCS:
-        (engine.settings.docs / name).unlink()
+    docs = engine.settings.docs
+    docs.rename(docs.with_name("elsewhere"))  # a missing folder is an error (an empty one is not)
     rebuilder.start()
     failed = rebuilder.wait()
     assert failed.state == "failed" and failed.summary is None
-    assert failed.error.startswith(f"no readable documents in {engine.settings.docs}")
+    assert failed.error == f"documents folder {docs} does not exist"
     assert failed.finished is not None
     assert failed.version == before == engine.index.version
     assert found(engine, "cats.txt", "why do cats purr")
     # The next build, once the documents are back, works and clears the error.
-    (engine.settings.docs / "owls.txt").write_text(OWLS, "utf-8")
+    docs.mkdir()
+    (docs / "owls.txt").write_text(OWLS, "utf-8")
     rebuilder.start()
     done = rebuilder.wait()
     assert (done.state, done.error) == ("idle", None)

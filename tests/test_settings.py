@@ -33,6 +33,11 @@ def test_environment_then_flags() -> None:
         ({"QA_DOC": "x"}, "unknown setting QA_DOC"),
         ({"QA_PORT": "eighty"}, "QA_PORT must be int"),
         ({"QA_MIN_CONFIDENCE": "-1"}, "must not be negative"),
+        ({"QA_MIN_CONFIDENCE": "2"}, "QA_MIN_CONFIDENCE must be between 0.0 and 1.0, got '2'"),
+        ({"QA_PORT": "99999"}, "QA_PORT must be between 1 and 65535, got '99999'"),
+        ({"QA_PORT": "0"}, "QA_PORT must be between 1 and 65535"),
+        ({"QA_PASSAGES": "0"}, "QA_PASSAGES must be between 1 and 50"),
+        ({"QA_MAX_REQUEST_BYTES": "10"}, "QA_MAX_REQUEST_BYTES must be between 1024"),
     ],
 )
 def test_bad_settings_are_errors(env: dict, message: str) -> None:
@@ -44,3 +49,18 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     missing = [f"QA_{n.upper()}" for n in Settings.names() if f"QA_{n.upper()}" not in readme]
     assert not missing, f"undocumented settings: {missing}"
+
+
+def test_flags_are_checked_against_the_ranges_too() -> None:
+    with pytest.raises(SettingsError, match="--port must be between 1 and 65535, got 99999"):
+        Settings.load({"port": 99999}, environ={})
+
+
+def test_trusted_hosts_default_to_the_bound_host_and_loopback() -> None:
+    assert Settings.load(environ={}).allowed_hosts() == ["localhost", "127.0.0.1", "::1"]
+    bound = Settings.load({"host": "10.0.0.5"}, environ={})
+    assert bound.allowed_hosts() == ["localhost", "127.0.0.1", "::1", "10.0.0.5"]
+    anywhere = Settings.load({"host": "0.0.0.0"}, environ={})
+    assert anywhere.allowed_hosts() == ["localhost", "127.0.0.1", "::1"]
+    listed = Settings.load(environ={"QA_TRUSTED_HOSTS": " Docs.Example , [::1] "})
+    assert listed.allowed_hosts() == ["docs.example", "::1"]

@@ -49,7 +49,7 @@ from web.schemas import (
     document_path,
     passage_dict,
 )
-from web.security import BodyLimit, SecurityHeaders, admin_only
+from web.security import BodyLimit, Methods, SecurityHeaders, TrustedHosts, admin_only
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
@@ -133,6 +133,8 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     app.state.engine = engine
     app.state.rebuilder = rebuilder
     app.add_middleware(BodyLimit, max_bytes=engine.settings.max_request_bytes)
+    app.add_middleware(Methods, routes=app.router.routes)
+    app.add_middleware(TrustedHosts, hosts=engine.settings.allowed_hosts())
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
     pages = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -163,7 +165,11 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         request: Request,
         q: Annotated[
             str,
-            Query(description="What to look for.", examples=["How many North Koreans defected?"]),
+            Query(
+                json_schema_extra={"minLength": 1},  # checked by the core: "the question is empty"
+                description="What to look for.",
+                examples=["How many North Koreans defected?"],
+            ),
         ],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many results (1..50).")] = 5,
         document: Annotated[

@@ -100,6 +100,7 @@ class AskRequest(BaseModel):
     )
 
     question: Text = Field(
+        json_schema_extra={"minLength": 1},  # checked by the core: "the question is empty"
         description="The question in plain words (not empty; at most QA_MAX_QUESTION_CHARS).",
         examples=["How many North Koreans defected last year?"],
     )
@@ -228,7 +229,7 @@ class IndexStatus(BaseModel):
     )
     error: str | None = Field(
         description="Why the build failed; null unless `state` is “failed”.",
-        examples=["no readable documents in docs (supported: .txt .md .html .htm .pdf); …"],
+        examples=["documents folder docs does not exist"],
     )
     version: str | None = Field(
         description="Version of the index in use now (it changes when a build is swapped in, "

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.settings import Settings
@@ -50,6 +51,99 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def send_error(scope: Scope, send: Send, status: int, message: str) -> None:
+    """An error response from a middleware: the API's JSON shape under /api/ and /health, plain
+    text elsewhere; the connection is closed (the request may not have been read)."""
+    path = scope.get("path", "")
+    if path.startswith("/api/") or path == "/health":
+        body, kind = json.dumps({"detail": message}).encode(), b"application/json"
+    else:
+        body, kind = f"{status} {message}\n".encode(), b"text/plain; charset=utf-8"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, lower case, without its port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class TrustedHosts:
+    """ASGI middleware: a request whose Host header is not one of `hosts` gets a 400.
+
+    Links in answers are absolute URLs built from the Host header, so an untrusted one would be
+    reflected into them; and a web page whose DNS name is rebound to 127.0.0.1 could read a
+    loopback server's API. `hosts` come from QA_TRUSTED_HOSTS (Settings.allowed_hosts).
+    """
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = set(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "*" not in self.hosts:
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if host_name(host) not in self.hosts:
+                message = (
+                    "unknown host: this server answers only to the host names in its "
+                    "QA_TRUSTED_HOSTS setting (by default the address it is bound to and localhost)"
+                )
+                await send_error(scope, send, 400, message)
+                return
+        await self.app(scope, receive, send)
+
+
+class Methods:
+    """ASGI middleware: HEAD is answered wherever GET is (headers only), and OPTIONS and a 405
+    name every method the path allows (Starlette names those of the first matching route only:
+    `OPTIONS /api/index` listed POST but not GET)."""
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes  # the app's list: routes added later are seen too
+
+    def allowed(self, scope: Scope) -> set[str]:
+        methods: set[str] = set()
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match != Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods | {"OPTIONS"} if methods else methods
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            allowed = self.allowed(scope)
+            if allowed:
+                allow = ", ".join(sorted(allowed)).encode()
+                headers = [(b"allow", allow), (b"content-length", b"0")]
+                await send({"type": "http.response.start", "status": 204, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
+
+        async def send_fixed(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = MutableHeaders(scope=message)
+                headers["allow"] = ", ".join(sorted(self.allowed({**scope, "method": method})))
+            if method == "HEAD" and message["type"] == "http.response.body":
+                message = {**message, "body": b""}  # the GET's headers, no body
+            await send(message)
+
+        await self.app(scope, receive, send_fixed)
+
+
 class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` gets a 413 with a readable message.
 
@@ -68,15 +162,7 @@ class BodyLimit:
         )
 
     async def refuse(self, scope: Scope, send: Send) -> None:
-        path = scope.get("path", "")
-        if path.startswith("/api/") or path == "/health":
-            body, kind = json.dumps({"detail": self.message()}).encode(), b"application/json"
-        else:
-            body, kind = f"413 {self.message()}\n".encode(), b"text/plain; charset=utf-8"
-        headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
-        headers.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(scope, send, 413, self.message())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
