@@ -42,11 +42,12 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     data = json.loads(out)
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
-                                        "highlight"}  # fmt: skip
+                                        "highlight", "title", "section", "page",
+                                        "citation"}  # fmt: skip
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
-    assert out.startswith("[1] defectors.txt ¶1") and "**Ri Il-kyu, who had been" in out
+    assert out.startswith("[1] defectors.txt · ¶1  (score") and "**Ri Il-kyu, who had been" in out
 
     code, out, _ = run(capsys, "search", "defectors last year", "-k", "2", "--json")
     data = json.loads(out)

@@ -31,6 +31,7 @@ def serve(engine: Engine, watch: bool = False) -> None:
     picked up without a restart; with `watch`, changes in the documents folder are indexed.
     """
     settings = engine.settings
+    docs = engine.docs  # a --docs other than the index's own fails here, before anything runs
     engine.warm_up()  # the index and the model: a missing or broken index fails before binding,
     health = engine.health()  # and the first question is answered without waiting for either
     documents = f"{health['documents']} document{'' if health['documents'] == 1 else 's'}"
@@ -40,7 +41,7 @@ def serve(engine: Engine, watch: bool = False) -> None:
         flush=True,
     )
     if watch:
-        print(f"Watching {settings.docs} for changes: they are indexed as they happen", flush=True)
+        print(f"Watching {docs} for changes: they are indexed as they happen", flush=True)
     app = create_app(engine, watch=watch)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level="info", log_config=log_config()
