@@ -115,3 +115,19 @@ def test_python_dash_m_qa_runs_in_a_subprocess(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("qa: error: no index in") and "Traceback" not in result.stderr
+
+
+def test_index_and_serve_use_the_index_folder_and_refuse_another(
+    workdir: Path, capsys, monkeypatch
+) -> None:
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "notes.md").write_text("# Notes\n\nLichens grow slowly on walls.", "utf-8")
+    assert run(capsys, "index", "--index", "I", "--docs", "mine")[0] == 0
+    (workdir / "mine" / "more.txt").write_text("Mosses like shade and water.", "utf-8")
+    code, out, _ = run(capsys, "index", "--index", "I")  # no --docs: the index's own folder
+    assert code == 0 and "1 documents added" in out and "2 documents" in out
+    code, _, err = run(capsys, "serve", "--index", "I", "--docs", "seeds")
+    assert code == 2 and "was built from the documents folder" in err
+    assert str(workdir / "mine") in err and "seeds" in err and "--repoint" in err
+    code, out, _ = run(capsys, "index", "--index", "I", "--docs", "seeds", "--repoint")
+    assert code == 0 and "1 documents added" in out and "2 removed" in out
