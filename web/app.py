@@ -304,9 +304,11 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     def original(doc_id: str) -> FileResponse:
         """The original file of an indexed PDF (open it at a page with `#page=N`); only files
         the index holds, inside its documents folder; anything else is a 404."""
+        path = engine.original(doc_id)
         return FileResponse(
-            engine.original(doc_id),
+            path,
             media_type="application/pdf",
+            filename=path.name,
             content_disposition_type="inline",
             # The browser's PDF viewer is a plugin: the site-wide object-src 'none' would stop it.
             headers={"Content-Security-Policy": PDF_CSP},
