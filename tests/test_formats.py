@@ -80,11 +80,20 @@ def test_markdown_front_matter_gives_the_title_else_the_first_heading() -> None:
     assert "Just a line, after a rule." in [b.text for b in plain.blocks]
 
 
-def test_a_page_without_main_content_is_still_read_whole() -> None:
+def test_a_page_without_main_content_is_still_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
     from qa.readers import html
 
     parsed = html.read(b"<p>One line of text.</p>")
     assert [b.text for b in parsed.blocks] == ["One line of text."]
+
+    def crash(*args, **kwargs):
+        raise RecursionError("an extractor's bug")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", crash)
+    parsed = html.read(b"<title>T</title><p>First.</p><script>x()</script><p>Second.</p>")
+    assert (parsed.title, [b.text for b in parsed.blocks]) == ("T", ["First.", "Second."])
 
 
 def test_a_broken_word_file_is_skipped_with_a_reason(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from qa.readers.clean import decode, squeeze
 HTML_BLOCKS = (
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dt", "dd",
     "figcaption", "caption", "div", "section", "article", "header", "footer", "aside", "tr",
-    "title", "address", "summary",
+    "address", "summary",
 )  # fmt: skip
 HTML_INVISIBLE = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
 
@@ -105,7 +105,7 @@ def _whole_page(markup: str) -> tuple[list[Block], str | None]:
 
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text() if soup.title else None
-    for tag in soup.find_all(HTML_INVISIBLE):
+    for tag in soup.find_all((*HTML_INVISIBLE, "title")):  # the title is the document's title
         tag.decompose()
     for tag in soup.find_all("br"):
         tag.replace_with("\n")
@@ -122,7 +122,10 @@ def _whole_page(markup: str) -> tuple[list[Block], str | None]:
 
 def read(data: bytes) -> Parsed:
     markup, note = decode(data)
-    found, title = _main_content(markup)
+    try:
+        found, title = _main_content(markup)
+    except Exception:  # an extractor's bug on an odd page must not cost the page: read it whole
+        found, title = [], None
     if not found:
         found, title = _whole_page(markup)
     title = squeeze(title) if title else ""
