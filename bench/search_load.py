@@ -132,6 +132,7 @@ def synthetic_index(target: int = 100_000) -> Path:
             "passages": len(pid),
             "sentences": len(sid),
             "format": FORMAT_VERSION,
+            "docs": str((root / "docs").resolve()),  # (an empty folder: nothing to rebuild)
         },
         paragraphs=paragraphs,
         passages=passages,
@@ -298,7 +299,9 @@ def one_client(server: Server, questions: list[str], n: int = 300) -> dict:
 def run_pair(label: str, index_root: Path, corpus: Path, vectors: Path | None, args) -> dict:
     _, qs = load_squad(SQUAD)
     questions = [q.text for q in qs]
-    env = {**os.environ, "QA_INDEX": str(index_root / "index"), "QA_DOCS": str(index_root)}
+    # No QA_DOCS: the server takes the index's own documents folder (another one is an error).
+    env = {**os.environ, "QA_INDEX": str(index_root / "index")}
+    env.pop("QA_DOCS", None)
     results = {}
     ours = Server(
         "ours",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.paragraphs import SECTION_SEPARATOR
 from qa.retriever import Hit
 from qa.store import Index
 
@@ -36,6 +37,13 @@ class Passage:
     text: str
     score: float
     highlight: tuple[int, int]
+    title: str = ""  # the document's title (its file name if it has none)
+    section: str = ""  # heading path of the paragraph, "" if none
+    page: int | None = None  # PDF page where the paragraph starts
+
+    @property
+    def citation(self) -> str:
+        return citation(self.title or self.document, self.section, self.page, self.paragraph)
 
     def as_dict(self) -> dict:
         return {
@@ -43,9 +51,24 @@ class Passage:
             "document": self.document,
             "path": self.document,
             "paragraph": self.paragraph,
+            "title": self.title or self.document,
+            "section": self.section or None,
+            "page": self.page,
+            "citation": self.citation,
             "score": round(self.score, 4),
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
         }
+
+
+def citation(title: str, section: str, page: int | None, paragraph: int) -> str:
+    """ "Title › Section · p. 4 · ¶12": the source of a quote, in words of the document (a
+    section that starts with the title, as a first heading often repeats it, says it once)."""
+    if section == title:
+        section = ""
+    elif section.startswith(title + SECTION_SEPARATOR):
+        section = section[len(title + SECTION_SEPARATOR) :]
+    where = SECTION_SEPARATOR.join(part for part in (title, section) if part)
+    return " · ".join([where, *([f"p. {page}"] if page else []), f"¶{paragraph}"])
 
 
 @dataclass(frozen=True)
@@ -110,7 +133,16 @@ def confidence(hits: list[Hit]) -> float:
 
 def passage(index: Index, hit: Hit) -> Passage:
     p = index.paragraphs[hit.row]
-    return Passage(p.document, p.number, p.text, hit.score, highlight(index, hit))
+    return Passage(
+        p.document,
+        p.number,
+        p.text,
+        hit.score,
+        highlight(index, hit),
+        index.titles.get(p.document, p.document),
+        p.section,
+        p.page,
+    )
 
 
 def make_answer(

@@ -51,12 +51,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--index", type=Path, help="index folder (default: index/ or QA_INDEX)")
         if docs:
             p.add_argument(
-                "--docs", type=Path, help="documents folder (default: seeds/ or QA_DOCS)"
+                "--docs",
+                type=Path,
+                help="documents folder (default: QA_DOCS, else the index's own, else seeds/)",
             )
         return p
 
     p = command("index", "build or update the index from the documents folder", docs=True)
     p.add_argument("--full", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--repoint",
+        action="store_true",
+        help="index the --docs folder given even though the index was built from another one",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
     command("chat", "terminal chat: one question per line on stdin", docs=True)
@@ -106,7 +113,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def format_passage(number: int, p: Passage) -> str:
     s, e = p.highlight
     quoted = f"{p.text[:s]}**{p.text[s:e]}**{p.text[e:]}"
-    return f"[{number}] {p.document} ¶{p.paragraph}  (score {p.score:.2f})\n    > {quoted}"
+    source = p.citation if p.title in ("", p.document) else f"{p.citation}  [{p.document}]"
+    return f"[{number}] {source}  (score {p.score:.2f})\n    > {quoted}"
 
 
 def format_answer(answer: Answer) -> str:
@@ -124,9 +132,7 @@ def _engine(settings: Settings, build_if_missing: bool = False):
 
     engine = Engine(settings)
     if build_if_missing and engine.store.current() is None:
-        print(
-            f"no index in {settings.index} yet: building it from {settings.docs}", file=sys.stderr
-        )
+        print(f"no index in {settings.index} yet: building it from {engine.docs}", file=sys.stderr)
         print(engine.build(progress=True).summary(), file=sys.stderr)
     return engine
 
@@ -136,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from qa.engine import Engine
 
-        plan = Engine(settings).build(full=args.full, dry_run=args.dry_run, progress=True)
+        plan = Engine(settings).build(
+            full=args.full, dry_run=args.dry_run, progress=True, repoint=args.repoint
+        )
         for skipped in plan.skipped:
             print(f"warning: {terminal(str(skipped), one_line=True)}", file=sys.stderr)
         if plan.note:

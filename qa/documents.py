@@ -1,52 +1,46 @@
-"""Documents: read a folder of .txt, .md, .html/.htm and .pdf files into plain text.
+"""Documents: read a folder of .txt, .md, .html/.htm, .pdf and .docx files into their blocks.
 
-A bad file never stops a build: it is reported as a `Skipped` entry with a one-line reason.
+Each format's reader (qa/readers/) turns a file's bytes into blocks (headings, paragraphs, list
+items, table rows); a document's text is those blocks' texts joined, so every paragraph made
+from them is a verbatim slice of it. A bad file never stops a build: it is reported as a
+`Skipped` entry with a one-line reason.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import NoDocumentsError
 from qa.files import RefusedError, read_confined, real_folder
+from qa.readers import READERS
+from qa.readers.blocks import Block, Parsed, UnreadableError
+from qa.readers.clean import decode, normalize_newlines  # noqa: F401 (part of this module's API)
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-HTML_SUFFIXES = {".html", ".htm"}
-PDF_SUFFIXES = {".pdf"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+SUFFIXES = set(READERS)
 MAX_FILE_BYTES = 64 * 1024 * 1024
-# Decoded text with more control characters than this share (in its first 8,192 characters) is
-# binary that happened to have no NUL byte (a compressed file, an image renamed .txt).
-MAX_CONTROL_SHARE = 0.05
-# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but the whitespace
-# ones; a regex counts them ~10x faster than unicodedata per character (every build reads all).
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-
-# Elements whose text forms its own block (paragraph) in an HTML page.
-HTML_BLOCKS = (
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dt", "dd",
-    "figcaption", "caption", "div", "section", "article", "header", "footer", "aside", "tr",
-    "title", "address", "summary",
-)  # fmt: skip
-HTML_INVISIBLE = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
+# Blocks of these kinds that follow each other (the items of one list, the rows of one table)
+# are one line apart in the text, and may make one paragraph; other blocks are a blank line apart.
+GROUPED = ("item", "row")
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source document as plain text. `id` is its path relative to the documents folder."""
+    """One source document. `id` is its path relative to the documents folder; `text` is its
+    blocks' texts joined (see `join`); `sha256` is the hash of the file's bytes."""
 
     id: str
     path: Path
     text: str
     sha256: str
     note: str = ""  # e.g. how it was decoded, when that was not plain UTF-8
+    title: str = ""  # from the file (metadata, <title>, front matter, heading), else its name
+    blocks: tuple[Block, ...] = ()
+    unchanged: bool = False  # same bytes as the index holds: read, hashed, not parsed again
 
 
 @dataclass(frozen=True)
@@ -60,120 +54,88 @@ class Skipped:
         return f"skipped {self.id}: {self.reason}"
 
 
-class UnreadableError(Exception):
-    """Raised by a reader for a file that cannot be turned into text."""
+def content_hash(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def separator(before: Block, after: Block) -> str:
+    """What stands between two blocks in a document's text: a line break inside one list or
+    table, else a blank line. Whitespace only: nothing a quote shows is invented."""
+    return "\n" if before.kind == after.kind and after.kind in GROUPED else "\n\n"
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """Text of `data` and a note on the encoding used ('' for UTF-8)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), ""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), "decoded as UTF-16"
-    if b"\x00" in data[:8192]:
-        raise UnreadableError("binary content (NUL bytes), not text")
-    try:
-        return _text(data.decode("utf-8")), ""
-    except UnicodeDecodeError:
-        pass
-    # Not UTF-8: Windows-1252 is what such files almost always are; Latin-1 decodes any byte.
-    try:
-        return _text(data.decode("cp1252")), "not valid UTF-8, decoded as Windows-1252"
-    except UnicodeDecodeError:
-        return _text(data.decode("latin-1")), "not valid UTF-8, decoded as Latin-1"
+def join(blocks: tuple[Block, ...] | list[Block]) -> tuple[str, list[tuple[int, int]]]:
+    """The text of `blocks` and each block's span in it."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for i, block in enumerate(blocks):
+        if i:
+            gap = separator(blocks[i - 1], block)
+            parts.append(gap)
+            at += len(gap)
+        parts.append(block.text)
+        spans.append((at, at + len(block.text)))
+        at += len(block.text)
+    return "".join(parts), spans
 
 
-def _text(text: str) -> str:
-    """`text`, unless it is mostly control characters: then UnreadableError (binary)."""
-    sample = text[:8192]
-    controls = len(_CONTROL.findall(sample))
-    if sample and controls > MAX_CONTROL_SHARE * len(sample):
-        raise UnreadableError(
-            f"binary content ({controls:,} control characters in the first "
-            f"{len(sample):,}), not text"
-        )
-    return text
+def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = None) -> Document:
+    """The Document of a reader's result; UnreadableError if it holds no text."""
+    blocks = tuple(
+        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page)
+        for b in parsed.blocks
+        if b.text.strip()
+    )
+    if not blocks:
+        raise UnreadableError("empty (no text)")
+    text, _ = join(blocks)
+    title = " ".join((parsed.title or "").split()) or Path(doc_id).name
+    return Document(
+        id=doc_id,
+        path=path,
+        text=text,
+        sha256=sha256 or content_hash(text),
+        note=parsed.note,
+        title=title,
+        blocks=blocks,
+    )
 
 
-def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+def text_document(doc_id: str, text: str) -> Document:
+    """A Document of plain `text`, read as a .txt file would be (for tests and benchmarks)."""
+    from qa.readers import txt
+
+    return make_document(doc_id, Path(doc_id), txt.read(text.encode("utf-8")))
 
 
-def read_text(data: bytes) -> tuple[str, str]:
-    return decode(data)
-
-
-def read_html(data: bytes) -> tuple[str, str]:
-    from bs4 import BeautifulSoup
-
-    markup, note = decode(data)
-    soup = BeautifulSoup(markup, "html.parser")
-    for tag in soup.find_all(HTML_INVISIBLE):
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with("\n")
-    for tag in soup.find_all(HTML_BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    blocks = []
-    for block in soup.get_text().split("\n\n"):
-        lines = [" ".join(line.split()) for line in block.split("\n")]
-        text = "\n".join(line for line in lines if line)
-        if text:
-            blocks.append(text)
-    return "\n\n".join(blocks), note
-
-
-def read_pdf(data: bytes) -> tuple[str, str]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-        raise UnreadableError(f"not a readable PDF ({type(e).__name__}: {e})") from e
-    text = "\n\n".join(page for page in pages if page)
-    if not text.strip():
-        raise UnreadableError("PDF has no text layer (scanned images?)")
-    return text, ""
-
-
-READERS: dict[str, Callable[[bytes], tuple[str, str]]] = {
-    **dict.fromkeys(TEXT_SUFFIXES, read_text),
-    **dict.fromkeys(HTML_SUFFIXES, read_html),
-    **dict.fromkeys(PDF_SUFFIXES, read_pdf),
-}
-
-
-def read_document(path: Path, doc_id: str, root: str | None = None) -> Document:
+def read_document(
+    path: Path, doc_id: str, root: str | None = None, known: str | None = None
+) -> Document:
     """Read one file into a Document; raises UnreadableError with the reason.
 
     The file's bytes are read once, here, through qa.files: only a regular file whose real path
     lies inside the folder `root` (a real path; default: the file's own folder), at most
-    MAX_FILE_BYTES. The readers parse those bytes and never open anything themselves.
+    MAX_FILE_BYTES. The readers parse those bytes and never open anything themselves. If the
+    bytes hash to `known` (the hash the index holds for the file), the document is not parsed
+    again (`unchanged`: the index's paragraphs still hold).
     """
     try:
         data = read_confined(path, root or real_folder(path.parent), MAX_FILE_BYTES)
     except RefusedError as e:
         raise UnreadableError(str(e)) from e
+    sha256 = content_hash(data)
+    if sha256 == known:
+        return Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
     try:
-        text, note = READERS[path.suffix.lower()](data)
+        parsed = READERS[path.suffix.lower()](data)
     except UnreadableError:
         raise
     except OSError as e:
         raise UnreadableError(f"cannot read ({e.strerror or e})") from e
     except Exception as e:  # a parser's bug on a hostile file: skip the file
         raise UnreadableError(f"cannot be parsed ({type(e).__name__}: {e})"[:300]) from e
-    text = normalize_newlines(text)
-    if not text.strip():
-        raise UnreadableError("empty (no text)")
-    return Document(id=doc_id, path=path, text=text, sha256=content_hash(text), note=note)
+    return make_document(doc_id, path, parsed, sha256)
 
 
 def _printable_id(doc_id: str) -> str:
@@ -254,8 +216,11 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     return found, skipped
 
 
-def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
-    """All readable documents under `folder`, and the files skipped with reasons."""
+def load_documents(
+    folder: Path, known: Mapping[str, str] | None = None
+) -> tuple[list[Document], list[Skipped]]:
+    """All readable documents under `folder`, and the files skipped with reasons. `known`: id ->
+    hash of the files the index holds; those whose bytes are the same are not parsed again."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoDocumentsError(f"documents folder {folder} does not exist")
@@ -264,7 +229,7 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
     documents = []
     for path, doc_id in found:
         try:
-            documents.append(read_document(path, doc_id, root))
+            documents.append(read_document(path, doc_id, root, (known or {}).get(doc_id)))
         except UnreadableError as e:
             skipped.append(Skipped(doc_id, str(e)))
     return documents, skipped

@@ -20,7 +20,7 @@ from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, resolve_model
 from qa.errors import DocumentNotFoundError, QuestionError
-from qa.indexer import Plan, build
+from qa.indexer import Plan, build, documents_folder
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
@@ -31,6 +31,7 @@ from qa.store import Index, Store, check_model
 class DocumentInfo:
     id: str
     paragraphs: int
+    title: str = ""  # from the document, else its file name
 
 
 def clean_question(text: str, max_chars: int) -> str:
@@ -115,9 +116,20 @@ class Engine:
             embedder = model.result()
         check_model(index.manifest, embedder.name, embedder.dimension)
 
-    def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
+    @property
+    def docs(self) -> Path:
+        """The documents folder: the index's own, or the one given for a new index (a different
+        one given for an existing index is a DocumentsFolderError)."""
+        return documents_folder(self.store, self.settings.docs)
+
+    def build(
+        self, full: bool = False, dry_run: bool = False, progress: bool = False,
+        repoint: bool = False,
+    ) -> Plan:  # fmt: skip
+        """Index the documents folder (`repoint`: the one given, even if the index's is another)."""
+        docs = documents_folder(self.store, self.settings.docs, repoint)
         plan = build(
-            self.settings.docs, self.store, self.embedder,
+            docs, self.store, self.embedder,
             full=full, dry_run=dry_run, progress=progress, loaded=self._index,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
@@ -167,7 +179,31 @@ class Engine:
         return cleaned
 
     def documents(self) -> list[DocumentInfo]:
-        return [DocumentInfo(d["id"], d["paragraphs"]) for d in self.index.manifest["documents"]]
+        index = self.index
+        return [
+            DocumentInfo(d["id"], d["paragraphs"], index.titles[d["id"]])
+            for d in index.manifest["documents"]
+        ]
+
+    def title(self, doc_id: str) -> str:
+        """The title of an indexed document; DocumentNotFoundError for anything else."""
+        title = self.index.titles.get(doc_id)
+        if title is None:
+            raise DocumentNotFoundError(f"no indexed document {doc_id!r}")
+        return title
+
+    def original(self, doc_id: str) -> Path:
+        """The file of an indexed PDF document, inside the documents folder the index was built
+        from; DocumentNotFoundError for anything else (another format, a file that is gone or
+        that resolves outside the folder, e.g. through a link)."""
+        index = self.index
+        if doc_id not in index.by_document or not doc_id.lower().endswith(".pdf"):
+            raise DocumentNotFoundError(f"no indexed PDF document {doc_id!r}")
+        folder = Path(index.manifest["docs"]).resolve()
+        path = (folder / doc_id).resolve()
+        if not path.is_relative_to(folder) or not path.is_file():
+            raise DocumentNotFoundError(f"the file of {doc_id!r} is not in {folder} any more")
+        return path
 
     def document(self, doc_id: str) -> list[Paragraph]:
         """The paragraphs of an indexed document; DocumentNotFoundError for anything else."""

@@ -17,6 +17,10 @@ class NoDocumentsError(QAError):
     """The documents folder is missing (an empty one is an empty index)."""
 
 
+class DocumentsFolderError(QAError):
+    """The documents folder given is not the one the index was built from (or is unknown)."""
+
+
 class IndexMissingError(QAError):
     """There is no index yet at the configured location."""
 

@@ -17,13 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.documents import Skipped, load_documents
+from qa.documents import Document, Skipped, load_documents, read_document
 from qa.embedder import Embedder
-from qa.errors import IndexCorruptError, IndexMissingError
+from qa.errors import (
+    DocumentsFolderError,
+    IndexCorruptError,
+    IndexMissingError,
+    QAError,
+)
+from qa.files import real_folder
 from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
-from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
+from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, vector_index
 from qa.units import split_units, text_hash
+
+DEFAULT_DOCS = Path("seeds")  # the documents folder of a new index when none is given
 
 
 @dataclass
@@ -69,6 +77,50 @@ def _previous(
         return None, f"previous index unusable, rebuilding fully ({e})"
 
 
+def documents_folder(store: Store, requested: Path | None, repoint: bool = False) -> Path:
+    """The documents folder to index into `store`: the one its index was built from, unless
+    `requested` names another; then DocumentsFolderError, unless `repoint` says to switch."""
+    try:
+        if store.current() is None:
+            return requested or DEFAULT_DOCS
+        remembered = read_manifest(store.current_folder()).get("docs")
+    except QAError:
+        remembered = None  # damaged or older than the format: it says nothing
+    if remembered is None:
+        if requested is not None:
+            return requested
+        raise DocumentsFolderError(
+            f"the index in {store.root} does not say which documents folder it was built from "
+            f"(it is damaged, or older than this program): give it with "
+            f"`qa index --index {store.root} --docs DIR --full`"
+        )
+    remembered = Path(remembered)
+    if requested is None or repoint or same_folder(requested, remembered):
+        return requested or remembered
+    raise DocumentsFolderError(
+        f"the index in {store.root} was built from the documents folder {remembered}, not "
+        f"{requested}: leave out --docs (and QA_DOCS) to use {remembered}, or run "
+        f"`qa index --index {store.root} --docs {requested} --repoint` to index {requested} "
+        "instead (its documents then replace those of the index)"
+    )
+
+
+def same_folder(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _known(store: Store, full: bool) -> dict[str, str]:
+    """id -> file hash of the documents of the current index: those files, if their bytes are
+    the same, are not parsed again (their paragraphs are reused)."""
+    try:
+        if full or store.current() is None:
+            return {}
+        manifest = read_manifest(store.current_folder())
+        return {d["id"]: d["sha256"] for d in manifest["documents"]}
+    except (QAError, KeyError, TypeError):
+        return {}
+
+
 def build(
     docs: Path,
     store: Store,
@@ -83,15 +135,22 @@ def build(
     started = time.perf_counter()
     # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
     # deleting the last document removes its text like deleting any other.
-    documents, skipped = load_documents(docs)
+    documents, skipped = load_documents(docs, _known(store, full))
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
         if not dry_run:
             store.clean()  # what a killed build left (a staging folder) must not fill the disk
         previous, note = _previous(store, embedder, full, loaded)
-        old_docs = (
-            {d["id"]: d["sha256"] for d in previous.manifest["documents"]} if previous else {}
-        )
+        old_entries = {d["id"]: d for d in previous.manifest["documents"]} if previous else {}
+        old_docs = {i: d["sha256"] for i, d in old_entries.items()}
+        # A file taken as unchanged by the manifest read before the lock, but which the index
+        # loaded now does not hold the same (another build came between, or a full rebuild):
+        # parse it after all.
+        documents = [
+            d if not d.unchanged or old_docs.get(d.id) == d.sha256 else _reread(d, skipped, docs)
+            for d in documents
+        ]
+        documents = [d for d in documents if d is not None]
         if not documents:
             empty = f"no readable documents in {docs}: the index is empty"
             note = f"{note}; {empty}" if note else empty
@@ -120,12 +179,22 @@ def build(
                 split = split_paragraphs(doc)
                 origin.extend([None] * len(split))
             paragraphs.extend(split)
+            old = old_entries.get(doc.id, {}) if doc.unchanged else {}
             doc_entries.append(
-                {"id": doc.id, "sha256": doc.sha256, "paragraphs": len(split), "note": doc.note}
+                {
+                    "id": doc.id,
+                    "sha256": doc.sha256,
+                    "title": old.get("title", "") if doc.unchanged else doc.title,
+                    "paragraphs": len(split),
+                    "note": old.get("note", "") if doc.unchanged else doc.note,
+                }
             )
         plan.paragraphs = len(paragraphs)
 
-        if previous and not (plan.added or plan.changed or plan.removed):
+        folder = str(Path(docs).resolve())
+        if previous and not (
+            plan.added or plan.changed or plan.removed or previous.manifest.get("docs") != folder
+        ):
             plan.version = previous.version  # nothing to do: no new version, no swap
             plan.seconds = time.perf_counter() - started
             return plan
@@ -185,6 +254,7 @@ def build(
                 "created": created.isoformat(timespec="seconds"),
                 "model": embedder.name,
                 "dimension": d,
+                "docs": folder,
                 "documents": doc_entries,
                 "paragraphs": len(paragraphs),
                 "passages": len(passage_rows),
@@ -206,6 +276,17 @@ def build(
         plan.index = index
         plan.seconds = time.perf_counter() - started
         return plan
+
+
+def _reread(doc: Document, skipped: list[Skipped], docs: Path) -> Document | None:
+    """`doc` read and parsed again (None, and a Skipped entry, if it cannot be any more)."""
+    from qa.documents import UnreadableError
+
+    try:
+        return read_document(doc.path, doc.id, real_folder(docs))
+    except UnreadableError as e:
+        skipped.append(Skipped(doc.id, str(e)))
+        return None
 
 
 def _reusable_rows(previous: Index):  # noqa: ANN202

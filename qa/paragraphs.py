@@ -1,9 +1,10 @@
-"""Paragraphs: split a document's text into numbered, verbatim paragraphs with offsets.
+"""Paragraphs: make a document's numbered, verbatim paragraphs from its blocks.
 
-Blank lines separate paragraphs. A document with no blank line at all (one paragraph per line,
-like the seed article) is split per line. A heading or very short line is not a paragraph of its
-own: it is kept as context at the start of the paragraph that follows it. So the paragraphs of a
-document, in order, reproduce its text up to whitespace.
+Each paragraph, list or table block makes a paragraph (the items of one list and the rows of one
+table make one, up to GROUP_MAX_CHARS). Headings are not part of a paragraph's text: the path of
+headings above it is its `section` ("Chapter › Part"). A run of headings that nothing follows
+is a paragraph of its own, so no text of the document is left out of its paragraphs and
+sections. A paragraph's text is document.text[start:end]; its page is its first block's.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.documents import Document
+from qa.documents import GROUPED, Document, join
+from qa.readers.blocks import Block
 from qa.sentences import sentence_spans
 
-_BLANK_LINE = re.compile(r"\n[ \t\f\v]*\n\s*")
-_LINE = re.compile(r"\n\s*")
-HEADING_MAX_WORDS = 8
+SECTION_SEPARATOR = " › "
+# A list or table longer than this goes on in a new paragraph: a quote stays readable, and a
+# long table does not become one passage diluted by all its rows. (~ a long SQuAD paragraph.)
+GROUP_MAX_CHARS = 1000
 # A paragraph is quoted whole in every hit and shown whole on its document's page, so one without
 # any break (a 20 MB one-line file) is cut into pieces of at most this many characters: at the
 # last sentence end in the piece's second half, else the last space, else at the limit. Far above
@@ -36,68 +39,68 @@ class Paragraph:
     end: int
     text: str
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to `text`
+    section: str = ""  # heading path, SECTION_SEPARATOR between the levels; "" if none
+    page: int | None = None  # 1-based page of a PDF where the paragraph starts, else None
 
     @property
     def key(self) -> str:
         return f"{self.document}#{self.number}"
 
 
-def _blocks(text: str) -> list[tuple[int, int]]:
-    """Spans of non-blank blocks, stripped of surrounding whitespace."""
-    separator = _BLANK_LINE if _BLANK_LINE.search(text.strip()) else _LINE
-    spans = []
-    start = 0
-    for match in separator.finditer(text):
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(text)))
-    result = []
-    for s, e in spans:
-        chunk = text[s:e]
-        if chunk.strip():
-            lead = len(chunk) - len(chunk.lstrip())
-            result.append((s + lead, s + lead + len(chunk.strip())))
-    return result
-
-
-def is_heading(block: str) -> bool:
-    """A markdown heading, or a short line that does not end like a sentence."""
-    if block.lstrip().startswith("#") and "\n" not in block.strip():
-        return True
-    words = block.split()
-    return len(words) <= HEADING_MAX_WORDS and not block.rstrip().endswith(
-        (".", "!", "?", '"', "”")
-    )
+def _groups(blocks: tuple[Block, ...]) -> list[tuple[int, int, str]]:
+    """(first block, last block, section) of each paragraph of `blocks`."""
+    path: list[tuple[int, str]] = []  # (level, heading text) from the top
+    groups: list[tuple[int, int, str]] = []
+    headings: tuple[int, str] | None = None  # a run of headings waiting: first, section before
+    size = 0  # characters of the group being made
+    for i, block in enumerate(blocks):
+        section = SECTION_SEPARATOR.join(text for _, text in path)
+        if block.kind == "heading":
+            if headings is None:
+                headings = (i, section)
+            level = block.level or 1
+            path = [(lv, text) for lv, text in path if lv < level]
+            path.append((level, " ".join(block.text.split())))
+            continue
+        headings = None
+        previous = blocks[i - 1] if i else None
+        if (
+            groups
+            and previous is not None
+            and block.kind in GROUPED
+            and previous.kind == block.kind
+            and size + len(block.text) <= GROUP_MAX_CHARS
+        ):
+            groups[-1] = (groups[-1][0], i, groups[-1][2])
+            size += len(block.text) + 1
+            continue
+        groups.append((i, i, section))
+        size = len(block.text)
+    if headings is not None:  # headings at the end: nothing to be the section of
+        groups.append((headings[0], len(blocks) - 1, headings[1]))
+    return groups
 
 
 def split_paragraphs(document: Document) -> list[Paragraph]:
-    """The paragraphs of `document`, headings merged into the paragraph they introduce."""
-    text = document.text
-    merged: list[tuple[int, int]] = []
-    pending: int | None = None  # start of headings waiting for their paragraph
-    for start, end in _blocks(text):
-        if is_heading(text[start:end]):
-            pending = start if pending is None else pending
-            continue
-        merged.append((start if pending is None else pending, end))
-        pending = None
-    if pending is not None:  # trailing headings: attach to the last paragraph, or stand alone
-        if merged:
-            merged[-1] = (merged[-1][0], len(text.rstrip()))
-        else:
-            merged.append((pending, len(text.rstrip())))
-    merged = [piece for span in merged for piece in _pieces(text, *span)]
-    return [
-        Paragraph(
-            document=document.id,
-            number=number,
-            start=start,
-            end=end,
-            text=text[start:end],
-            sentences=tuple(sentence_spans(text[start:end])),
-        )
-        for number, (start, end) in enumerate(merged, 1)
-    ]
+    """The paragraphs of `document`, made from its blocks."""
+    text, spans = join(document.blocks)
+    assert text == document.text, "a document's text is its blocks joined"
+    paragraphs = []
+    for first, last, section in _groups(document.blocks):
+        for start, end in _pieces(text, spans[first][0], spans[last][1]):
+            paragraphs.append(
+                Paragraph(
+                    document=document.id,
+                    number=len(paragraphs) + 1,
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    sentences=tuple(sentence_spans(text[start:end])),
+                    section=section,
+                    page=document.blocks[first].page,
+                )
+            )
+    return paragraphs
 
 
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -159,7 +159,7 @@ class Rebuilder:
         if any(t.is_alive() for t in self._threads):
             return
         self._stop.clear()
-        docs = self.engine.settings.docs
+        docs = self.engine.docs
         targets = [("qa-index-poll", self.poll_forever)]
         if watch_docs:
             targets.append(("qa-docs-watch", partial(self.watch_forever, docs)))

@@ -23,7 +23,12 @@ ENV_PREFIX = "QA_"
 class Settings:
     """All knobs of the product. Environment name of each field: QA_ + its name in capitals."""
 
-    docs: Path = field(default=Path("seeds"), metadata={"help": "folder of source documents"})
+    docs: Path | None = field(
+        default=None,
+        metadata={
+            "help": "folder of source documents (default: the index's own, seeds/ for a new one)"
+        },
+    )
     index: Path = field(default=Path("index"), metadata={"help": "folder of the built index"})
     model: str = field(
         default="",
@@ -116,7 +121,9 @@ def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
     kind = (
         f.type
         if isinstance(f.type, type)
-        else {"Path": Path, "str": str, "float": float, "int": int}[str(f.type)]
+        else {"Path": Path, "Path | None": Path, "str": str, "float": float, "int": int}[
+            str(f.type)
+        ]
     )
     try:
         value = raw if isinstance(raw, kind) else kind(raw)

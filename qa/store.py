@@ -40,7 +40,9 @@ from qa.table import Paragraphs, Strings, load_array, save_array
 
 # 3: binary paragraph table (table/ instead of paragraphs.json), HNSW vectors stored as float16,
 # one lexical.npz instead of three bm25s folders. 4: checksums of every file in the manifest.
-FORMAT_VERSION = 4
+# 5: paragraphs carry their section and page (table rows of 6 columns, sections.npy), documents
+# their title and the hash of their file's bytes, the manifest its documents folder.
+FORMAT_VERSION = 5
 FIX = "run `qa index --full` to rebuild it"
 
 
@@ -62,6 +64,9 @@ class Index:
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
+        self.titles: dict[str, str] = {
+            d["id"]: d.get("title") or Path(d["id"]).name for d in self.manifest["documents"]
+        }
         if isinstance(self.paragraphs, Paragraphs):  # without making 100k Paragraph objects
             self.by_document.update(self.paragraphs.by_document())
         else:

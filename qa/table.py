@@ -8,8 +8,10 @@ only when asked for, which is a few hundred per question.
 Files, in one folder (all `.npy`, loaded with numpy's checks, never with pickle):
     texts.npy, texts-offsets.npy         paragraph texts: one UTF-8 blob and n + 1 byte offsets
     documents.npy, documents-offsets.npy document ids, each once, in first-seen order
-    rows.npy                             int64 (n, 4): document (its position in documents.npy),
-                                         paragraph number, start, end (in the document's text)
+    sections.npy, sections-offsets.npy   section (heading path) texts, each once
+    rows.npy                             int64 (n, 6): document (its position in documents.npy),
+                                         paragraph number, start, end (in the document's text),
+                                         page (0: none), section (its position in sections.npy)
     sentences.npy, sentences-first.npy   int32 (m, 2) sentence spans; n + 1 first rows
     <name>.npy, <name>-offsets.npy       any other list of strings (the vector hashes)
     <name>.npy                           any other array (vector rows and spans)
@@ -26,6 +28,7 @@ import numpy as np
 from qa.paragraphs import Paragraph
 
 T = TypeVar("T")
+COLUMNS = 6  # of rows.npy: document, number, start, end, page, section
 
 
 class _Lazy(Sequence[T]):
@@ -95,12 +98,13 @@ class Paragraphs(_Lazy[Paragraph]):
         self,
         texts: Strings,
         documents: Strings,
+        sections: Strings,
         rows: np.ndarray,
         sentences: np.ndarray,
         sentence_first: np.ndarray,
     ) -> None:
         n = len(texts)
-        if rows.shape != (n, 4) or sentences.ndim != 2 or sentences.shape[1:] != (2,):
+        if rows.shape != (n, COLUMNS) or sentences.ndim != 2 or sentences.shape[1:] != (2,):
             raise ValueError("the paragraph table parts have the wrong shape")
         if (
             len(sentence_first) != n + 1
@@ -111,9 +115,11 @@ class Paragraphs(_Lazy[Paragraph]):
             raise ValueError("the paragraph table's sentence rows do not fit")
         if n and (rows[:, 0].min() < 0 or rows[:, 0].max() >= len(documents)):
             raise ValueError("the paragraph table names documents it does not have")
-        self.texts, self.documents = texts, documents
+        if n and (rows[:, 5].min() < 0 or rows[:, 5].max() >= len(sections)):
+            raise ValueError("the paragraph table names sections it does not have")
+        self.texts, self.documents, self.sections = texts, documents, sections
         # Arrays, not lists: 100k rows and ~500k spans as Python ints would take ~80 MB.
-        self._rows = rows  # per row: document, number, start, end
+        self._rows = rows  # per row: document, number, start, end, page, section
         self._sentences = sentences
         self._first = sentence_first
 
@@ -122,15 +128,24 @@ class Paragraphs(_Lazy[Paragraph]):
         if isinstance(paragraphs, Paragraphs):
             return paragraphs
         documents: dict[str, int] = {}
-        rows = np.zeros((len(paragraphs), 4), dtype=np.int64)
+        sections: dict[str, int] = {}
+        rows = np.zeros((len(paragraphs), COLUMNS), dtype=np.int64)
         first = np.zeros(len(paragraphs) + 1, dtype=np.int64)
         for r, p in enumerate(paragraphs):
-            rows[r] = documents.setdefault(p.document, len(documents)), p.number, p.start, p.end
+            rows[r] = (
+                documents.setdefault(p.document, len(documents)),
+                p.number,
+                p.start,
+                p.end,
+                p.page or 0,
+                sections.setdefault(p.section, len(sections)),
+            )
             first[r + 1] = first[r] + len(p.sentences)
         spans = [s for p in paragraphs for s in p.sentences]
         return cls(
             Strings.pack(p.text for p in paragraphs),
             Strings.pack(documents),
+            Strings.pack(sections),
             rows,
             np.asarray(spans, dtype=np.int32).reshape(-1, 2),
             first,
@@ -139,6 +154,7 @@ class Paragraphs(_Lazy[Paragraph]):
     def save(self, folder: Path) -> None:
         self.texts.save(folder, "texts")
         self.documents.save(folder, "documents")
+        self.sections.save(folder, "sections")
         np.save(folder / "rows.npy", self._rows)
         np.save(folder / "sentences.npy", self._sentences)
         np.save(folder / "sentences-first.npy", self._first)
@@ -148,7 +164,8 @@ class Paragraphs(_Lazy[Paragraph]):
         return cls(
             Strings.load(folder, "texts"),
             Strings.load(folder, "documents"),
-            load_array(folder, "rows", np.int64, columns=4),
+            Strings.load(folder, "sections"),
+            load_array(folder, "rows", np.int64, columns=COLUMNS),
             load_array(folder, "sentences", np.int32, columns=2),
             load_array(folder, "sentences-first", np.int64),
         )
@@ -169,10 +186,19 @@ class Paragraphs(_Lazy[Paragraph]):
         return len(self._rows)
 
     def _item(self, i: int) -> Paragraph:
-        document, number, start, end = self._rows[i].tolist()
+        document, number, start, end, page, section = self._rows[i].tolist()
         spans = self._sentences[self._first[i] : self._first[i + 1]].tolist()
         sentences = tuple(tuple(s) for s in spans)
-        return Paragraph(self.documents[document], number, start, end, self.texts[i], sentences)
+        return Paragraph(
+            self.documents[document],
+            number,
+            start,
+            end,
+            self.texts[i],
+            sentences,
+            self.sections[section],
+            page or None,
+        )
 
 
 def save_array(folder: Path, name: str, array: np.ndarray) -> None:

@@ -29,7 +29,9 @@ def test_every_word_shown_is_source_text_or_a_fixed_phrase(seed_engine, question
         paragraphs = seed_engine.document(p["document"])
         source = paragraphs[p["paragraph"] - 1]
         assert p["text"] == source.text  # verbatim, whole paragraph
-        assert SEED_TEXT[source.start : source.end] == p["text"]
+        assert SEED_TEXT.split("\n")[p["paragraph"] - 1] == p["text"]  # one line per paragraph
+        assert (p["title"], p["section"], p["page"]) == ("defectors.txt", None, None)
+        assert p["citation"] == f"defectors.txt · ¶{p['paragraph']}"
         start, end = p["highlight"]["start"], p["highlight"]["end"]
         assert 0 <= start < end <= len(p["text"])
 

@@ -114,7 +114,7 @@ def test_asking_shows_the_quote_with_its_best_sentence_marked(tab: Tab) -> None:
     first = cards.first
     expect(first.locator("blockquote")).to_contain_text("196 last year")
     expect(first.locator("blockquote mark")).to_contain_text("just 196 last year")
-    expect(first.locator("a.source")).to_have_text("defectors.txt ¶5")
+    expect(first.locator("a.source")).to_have_text("defectors.txt · ¶5")
     expect(first.locator(".score")).to_have_text(re.compile(r"^score -?\d+\.\d\d$"))
     expect(first.locator("button.copy")).to_be_visible()
     # Inside the live region, so screen readers announce it; and the page never reloaded.
@@ -132,9 +132,10 @@ def test_the_source_link_lands_on_the_highlighted_paragraph(tab: Tab) -> None:
     tab.ask(DEFECTED)
     with page.expect_navigation():
         last_turn(page).locator("a.source").first.click()
-    assert page.url == f"{tab.base}/documents/defectors.txt?p=5#p5"
+    assert re.fullmatch(rf"{tab.base}/documents/defectors.txt\?p=5&s=\d+&e=\d+#p5", page.url)
     target = page.locator("#p5")
     expect(target).to_contain_text("196 last year")
+    expect(target.locator("mark")).to_contain_text("196 last year")  # the sentence, marked
     assert target.evaluate("p => p.matches(':target') && p.classList.contains('selected')")
     assert target.evaluate("p => getComputedStyle(p).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert page.locator("#p4").evaluate("p => getComputedStyle(p).backgroundColor") == (
@@ -187,7 +188,7 @@ def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
     assert request.value.post_data_json == {"question": WHY, "history": [WHO]}
     turn = last_turn(page)
     expect(turn.locator(".no-answer")).to_have_count(0)
-    expect(turn.locator("a.source").first).to_have_text("defectors.txt ¶1")
+    expect(turn.locator("a.source").first).to_have_text("defectors.txt · ¶1")
     assert tab.problems == []
 
 
@@ -218,7 +219,7 @@ def test_copy_quote_puts_the_quote_and_its_source_on_the_clipboard(
         card.locator("button.copy").click()
         expect(card.locator("button.copy")).to_have_text("Copied")
         quote = card.locator("blockquote").text_content()
-        assert page.evaluate("navigator.clipboard.readText()") == f"{quote}\n— defectors.txt ¶5"
+        assert page.evaluate("navigator.clipboard.readText()") == f"{quote}\n— defectors.txt · ¶5"
         assert tab.problems == []
     finally:
         tab.context.close()
@@ -242,7 +243,7 @@ def test_the_chat_works_without_javascript(browser: Browser, server: str) -> Non
         expect(turn).to_be_in_viewport()  # the form posts to /#latest
         with page.expect_navigation():
             turn.locator("a.source").first.click()
-        assert page.url.endswith("/documents/defectors.txt?p=1#p1")
+        assert re.search(r"/documents/defectors.txt\?p=1&s=\d+&e=\d+#p1$", page.url)
         expect(page.locator("#p1.selected")).to_be_visible()
         tab.open("/")
         tab.submit(MERCURY)

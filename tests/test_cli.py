@@ -43,11 +43,12 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     data = json.loads(out)
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
-                                        "highlight"}  # fmt: skip
+                                        "highlight", "title", "section", "page",
+                                        "citation"}  # fmt: skip
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
-    assert out.startswith("[1] defectors.txt ¶1") and "**Ri Il-kyu, who had been" in out
+    assert out.startswith("[1] defectors.txt · ¶1  (score") and "**Ri Il-kyu, who had been" in out
 
     code, out, _ = run(capsys, "search", "defectors last year", "-k", "2", "--json")
     data = json.loads(out)
@@ -173,3 +174,19 @@ def test_names_and_text_cannot_drive_the_terminal_or_forge_lines(workdir: Path, 
     assert (
         json.loads(out)["results"][0]["text"] == "Herons \x1b[31mstand\x1b[0m still in the reeds."
     )
+
+
+def test_index_and_serve_use_the_index_folder_and_refuse_another(
+    workdir: Path, capsys, monkeypatch
+) -> None:
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "notes.md").write_text("# Notes\n\nLichens grow slowly on walls.", "utf-8")
+    assert run(capsys, "index", "--index", "I", "--docs", "mine")[0] == 0
+    (workdir / "mine" / "more.txt").write_text("Mosses like shade and water.", "utf-8")
+    code, out, _ = run(capsys, "index", "--index", "I")  # no --docs: the index's own folder
+    assert code == 0 and "1 documents added" in out and "2 documents" in out
+    code, _, err = run(capsys, "serve", "--index", "I", "--docs", "seeds")
+    assert code == 2 and "was built from the documents folder" in err
+    assert str(workdir / "mine") in err and "seeds" in err and "--repoint" in err
+    code, out, _ = run(capsys, "index", "--index", "I", "--docs", "seeds", "--repoint")
+    assert code == 0 and "1 documents added" in out and "2 removed" in out

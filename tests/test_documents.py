@@ -53,7 +53,13 @@ def test_reads_every_supported_format_recursively(tmp_path: Path) -> None:
     html = by_id["c.html"].text
     assert "First bold para." in html and "Item two." in html
     assert "alert" not in html and "p{}" not in html
-    assert html.split("\n\n")[:2] == ["Heading", "First bold para."]
+    # The page's one <h1> is its title (trafilatura takes it out of the content).
+    assert by_id["c.html"].title == "Heading"
+    assert html.split("\n\n") == ["First bold para.", "Item one.\nItem two."]
+    assert (by_id["notes/b.md"].title, by_id["notes/b.md"].text) == (
+        "Title",
+        "Title\n\nMarkdown body text.",
+    )
     assert "Text inside a PDF page." in by_id["d.pdf"].text
 
 
@@ -101,8 +107,11 @@ def test_other_encodings_are_decoded_and_noted() -> None:
 
 def test_line_endings_are_normalized(tmp_path: Path) -> None:
     write(tmp_path, "crlf.txt", b"one line.\r\ntwo line.\rthree line.\n")
-    (doc,), _ = load_documents(tmp_path)
-    assert doc.text == "one line.\ntwo line.\nthree line.\n"
+    write(tmp_path, "wrapped.txt", b"one line,\r\nwrapped.\r\n\r\nthree line.\r\n")
+    (doc, wrapped), _ = load_documents(tmp_path)
+    assert [b.text for b in doc.blocks] == ["one line.", "two line.", "three line."]
+    assert [b.text for b in wrapped.blocks] == ["one line,\nwrapped.", "three line."]
+    assert "\r" not in doc.text + wrapped.text
 
 
 def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:

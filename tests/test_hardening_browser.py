@@ -38,7 +38,9 @@ HOSTILE = "\n\n".join(
     for animal, payload in zip(ANIMALS, PAYLOADS, strict=True)
 )
 
-NAME = 'hostile <b>notes &amp; "x".md'  # markup and an entity in a file name
+# Markup and an entity in a file name; plain text, so the payloads are the text a reader sees
+# (in a .md file, inline HTML is markup, which the Markdown reader leaves out).
+NAME = 'hostile <b>notes &amp; "x".txt'
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from qa import documents, paragraphs
-from qa.documents import Document, content_hash, load_documents
+from qa.documents import load_documents, text_document
 from qa.paragraphs import split_paragraphs
 from qa.units import split_units
 from tests.conftest import write
@@ -182,9 +182,7 @@ def test_a_2_mb_line_is_split_into_windows_in_bounded_time(
         size += len(sentence) + 1
     text = " ".join(sentences)  # one line, no blank line: one paragraph
     started = time.perf_counter()
-    (paragraph,) = split_paragraphs(
-        Document("long.txt", Path("long.txt"), text, content_hash(text))
-    )
+    (paragraph,) = split_paragraphs(text_document("long.txt", text))
     units = split_units(paragraph, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
     seconds = time.perf_counter() - started
     assert seconds < 30, f"splitting a 2 MB line took {seconds:.1f} s"  # ~6 s on 2 busy cores

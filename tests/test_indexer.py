@@ -127,3 +127,39 @@ def test_an_incremental_build_equals_a_full_one(make_engine) -> None:
             a.coverage(weights, sentences, sentences=True),
             b.coverage(weights, sentences, sentences=True),
         )
+
+
+# --- The index remembers its documents folder ----------------------------------------------------
+
+
+def test_the_index_remembers_its_documents_folder(make_engine, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from qa.engine import Engine
+    from qa.errors import DocumentsFolderError
+
+    engine = make_engine({"mine.txt": "My own notes about lichens on old stone walls."})
+    engine.build()
+    mine = engine.settings.docs
+    assert engine.index.manifest["docs"] == str(mine.resolve())
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "theirs.txt").write_text("Someone else's notes about tide pools.", "utf-8")
+
+    # No folder given (`qa index --index I`, `qa serve --index I`, POST /api/index): the index's.
+    own = Engine(replace(engine.settings, docs=None), engine.embedder)
+    (mine / "more.txt").write_text("More notes about mosses.", "utf-8")
+    assert own.docs == mine and own.build().added == ["more.txt"]
+
+    # Another folder: a clear error naming both and the flag, and the index left as it was.
+    elsewhere = Engine(replace(engine.settings, docs=other), engine.embedder)
+    version = engine.store.current()
+    with pytest.raises(DocumentsFolderError) as error:
+        elsewhere.build()
+    assert str(mine) in str(error.value) and str(other) in str(error.value)
+    assert "--repoint" in str(error.value)
+    assert engine.store.current() == version
+    # ... unless re-pointed on purpose.
+    plan = elsewhere.build(repoint=True)
+    assert plan.added == ["theirs.txt"] and sorted(plan.removed) == ["mine.txt", "more.txt"]
+    assert own.docs == other and elsewhere.index.manifest["docs"] == str(other.resolve())

@@ -13,7 +13,8 @@ from tests.conftest import ROOT
 
 def test_defaults() -> None:
     s = Settings.load(environ={})
-    assert (s.docs, s.index, s.host, s.port) == (Path("seeds"), Path("index"), "127.0.0.1", 8000)
+    # docs: None, the index's own folder (seeds/ for a new index, see qa.indexer)
+    assert (s.docs, s.index, s.host, s.port) == (None, Path("index"), "127.0.0.1", 8000)
 
 
 def test_environment_then_flags() -> None:
@@ -23,7 +24,7 @@ def test_environment_then_flags() -> None:
         Path("/tmp/i"),
         0.25,
         9100,
-        Path("seeds"),
+        None,
     )
 
 

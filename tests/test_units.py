@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from qa.documents import Document, content_hash
+from qa.documents import text_document
 from qa.paragraphs import split_paragraphs
 from qa.units import split_units
 
 
 def units_of(text: str, embedder, max_tokens: int | None = None):
-    doc = Document("d.txt", None, text, content_hash(text))  # type: ignore[arg-type]
+    doc = text_document("d.txt", text)
     (paragraph,) = split_paragraphs(doc)
     limit = max_tokens or embedder.max_tokens
     return paragraph, split_units(paragraph, embedder.count_tokens, embedder.token_spans, limit)

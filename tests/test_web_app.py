@@ -23,7 +23,8 @@ DEFECTED = "How many North Koreans defected last year?"
 MERCURY = "What is the boiling point of mercury?"
 WHO = "Who is Ri Il-kyu?"
 WHY = "Why did he leave?"
-PASSAGE_KEYS = {"text", "document", "path", "paragraph", "score", "highlight", "url"}
+PASSAGE_KEYS = {"text", "document", "path", "paragraph", "score", "highlight", "url",
+                "title", "section", "page", "citation", "original_url"}  # fmt: skip
 
 # A tiny corpus with markup in the text, a subfolder, and ids that need escaping and quoting.
 TINY = {
@@ -76,12 +77,15 @@ def test_search_returns_verbatim_paragraphs_with_highlight_and_url(client: TestC
     start, end = best["highlight"]["start"], best["highlight"]["end"]
     assert 0 <= start < end <= len(best["text"])
     assert "196" in best["text"][start:end]
-    assert best["url"] == "http://testserver/documents/defectors.txt?p=5#p5"
+    assert best["url"] == f"http://testserver/documents/defectors.txt?p=5&s={start}&e={end}#p5"
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
     # The url opens the document with that paragraph marked, and the text is verbatim.
     page = soup(client.get(best["url"]))
     assert page.select_one("#p5.selected .text").get_text() == best["text"]
+    # ... and in it, the best sentence (only that).
+    assert page.select_one("#p5.selected mark").get_text() == best["text"][start:end]
+    assert len(page.select(".document mark")) == 1
 
 
 def test_the_readme_curl_quotes_the_196_paragraph_first(client: TestClient) -> None:
@@ -121,10 +125,11 @@ def test_search_document_filter(tiny: TestClient) -> None:
     assert only.status_code == 200
     results = only.json()["results"]
     assert [r["document"] for r in results] == ["sub/notes.md", "sub/notes.md"]
-    assert {r["url"] for r in results} == {
-        "http://testserver/documents/sub/notes.md?p=1#p1",
-        "http://testserver/documents/sub/notes.md?p=2#p2",
-    }
+    assert {r["url"].split("?")[0] for r in results} == {"http://testserver/documents/sub/notes.md"}
+    for r in results:  # at the paragraph, its best sentence marked
+        start, end, p = r["highlight"]["start"], r["highlight"]["end"], r["paragraph"]
+        assert r["url"].endswith(f"?p={p}&s={start}&e={end}#p{p}")
+    assert {r["paragraph"] for r in results} == {1, 2}
 
 
 # --- /api/ask ----------------------------------------------------------------------------------
@@ -144,7 +149,15 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
     assert set(best) == PASSAGE_KEYS
     assert best["paragraph"] == 5
     assert "196" in best["text"][best["highlight"]["start"] : best["highlight"]["end"]]
-    assert best["url"].endswith("/documents/defectors.txt?p=5#p5")
+    start, end = best["highlight"]["start"], best["highlight"]["end"]
+    assert best["url"].endswith(f"/documents/defectors.txt?p=5&s={start}&e={end}#p5")
+    assert (best["title"], best["section"], best["page"], best["original_url"]) == (
+        "defectors.txt",
+        None,
+        None,
+        None,
+    )
+    assert best["citation"] == "defectors.txt · ¶5"
 
 
 def test_ask_says_when_the_documents_do_not_answer(client: TestClient) -> None:
@@ -471,7 +484,7 @@ def test_quotes_of_markup_are_escaped_in_the_chat(tiny: TestClient) -> None:
     page = soup(response)
     assert "<b>bold</b>" in page.select_one(".question").get_text()
     assert "<script>alert(1)</script>" in page.select_one("blockquote").get_text()
-    assert page.select_one(".source")["href"] == "/documents/evil.txt?p=1#p1"
+    assert page.select_one(".source")["href"].startswith("/documents/evil.txt?p=1&s=")
 
 
 def test_api_returns_markup_as_plain_json_text(tiny: TestClient) -> None:
@@ -500,7 +513,7 @@ def card_refs(turn) -> list[list]:
     """[document, paragraph, start, end] of the cards of a rendered turn."""
     refs = []
     for card in turn.select("figure.quote"):
-        document, number = card.select_one("a.source").get_text(strip=True).rsplit(" ¶", 1)
+        document, number = card.select_one("a.source").get_text(strip=True).rsplit(" · ¶", 1)
         text = card.select_one("blockquote").get_text()
         start = len(card.select_one("blockquote mark").previous_sibling or "")
         refs.append([document, int(number), start, start + len(marked(card))])
@@ -518,8 +531,8 @@ def test_form_post_renders_the_answer(client: TestClient) -> None:
     cards = turns[0].select("figure.quote")
     assert 1 <= len(cards) <= 3
     assert "196" in marked(cards[0])
-    assert cards[0].select_one("a.source").get_text(strip=True) == "defectors.txt ¶5"
-    assert cards[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=5#p5"
+    assert cards[0].select_one("a.source").get_text(strip=True) == "defectors.txt · ¶5"
+    assert cards[0].select_one("a.source")["href"].startswith("/documents/defectors.txt?p=5&s=")
     assert cards[0].select_one("button.copy").has_attr("hidden")  # needs JavaScript
     assert re.fullmatch(r"score -?\d+\.\d\d", cards[0].select_one(".score").get_text())
     # The turn travels on as references only: question, answered flag, passage positions.
@@ -546,7 +559,7 @@ def test_form_post_carries_the_conversation_as_references(client: TestClient) ->
     assert turn_refs(page)[0] == turn_refs(first)[0]
     follow_up = turns[1]
     assert NO_ANSWER not in follow_up.get_text()  # understood thanks to the earlier question
-    assert follow_up.select_one("a.source").get_text(strip=True) == "defectors.txt ¶1"
+    assert follow_up.select_one("a.source").get_text(strip=True) == "defectors.txt · ¶1"
     alone = soup(client.post("/", data={"question": WHY}))
     assert alone.select_one(".no-answer").get_text() == NO_ANSWER
 
@@ -606,11 +619,11 @@ def test_earlier_turns_are_quoted_from_the_index_never_from_the_form(
     assert card_refs(turns[0]) == [["defectors.txt", 3, 4, 20], ["defectors.txt", 3, 0, size]]
     assert [c.select_one("blockquote").get_text() for c in kept] == [third, third]
     assert marked(kept[0]) == third[4:20]
-    assert kept[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=3#p3"
+    assert kept[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=3&s=4&e=20#p3"
     gone = turns[1].select_one(".no-answer").get_text()
     assert gone == "The quoted passages are no longer in the index."
     assert turns[2].select_one(".no-answer").get_text() == NO_ANSWER
-    assert turns[2].select_one("details.closest a.source").get_text() == "defectors.txt ¶2"
+    assert turns[2].select_one("details.closest a.source").get_text() == "defectors.txt · ¶2"
     # What travels on is what was shown: the invalid parts are gone for good.
     assert turn_refs(page)[0]["p"] == card_refs(turns[0])
     assert len(turn_refs(page)) == 4

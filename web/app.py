@@ -19,7 +19,7 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +33,7 @@ from qa.errors import (
     QAError,
     QuestionError,
 )
+from qa.paragraphs import SECTION_SEPARATOR, Paragraph
 from qa.rebuilder import Rebuilder
 from web import chat as no_js_chat
 from web.schemas import (
@@ -47,12 +48,14 @@ from web.schemas import (
     SearchResponse,
     answer_dict,
     document_path,
+    original_path,
     passage_dict,
 )
 from web.security import BodyLimit, Methods, SecurityHeaders, TrustedHosts, admin_only
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
+PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 
 # Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
@@ -85,6 +88,27 @@ def readable(errors: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
     return "; ".join(parts)
 
 
+def outline(paragraphs: list[Paragraph]) -> list[dict[str, Any]]:
+    """Each paragraph with what the document page shows before it: the headings that begin
+    there ((depth, text), outermost first) and the page that begins there, if any."""
+    parts, path, page = [], [], None
+    for p in paragraphs:
+        section = p.section.split(SECTION_SEPARATOR) if p.section else []
+        same = 0
+        while same < min(len(path), len(section)) and path[same] == section[same]:
+            same += 1
+        new_page = p.page if p.page is not None and p.page != page else None
+        parts.append(
+            {
+                "paragraph": p,
+                "headings": [(depth, section[depth]) for depth in range(same, len(section))],
+                "page": new_page,
+            }
+        )
+        path, page = section, p.page if p.page is not None else page
+    return parts
+
+
 def templates() -> Jinja2Templates:
     """The page templates; every value is HTML-escaped (autoescape)."""
     env = jinja2.Environment(
@@ -95,6 +119,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.globals["document_path"] = document_path
+    env.globals["original_path"] = original_path
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return Jinja2Templates(env=env)
 
@@ -261,11 +286,39 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     @app.get("/documents/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def document(
-        request: Request, doc_id: str, p: Annotated[int | None, Query(ge=1)] = None
+        request: Request,
+        doc_id: str,
+        p: Annotated[int | None, Query(ge=1)] = None,
+        s: Annotated[int | None, Query(ge=0)] = None,
+        e: Annotated[int | None, Query(ge=0)] = None,
     ) -> HTMLResponse:
-        """A whole indexed document, paragraph `p` highlighted; anything else is a 404."""
-        context = {"doc_id": doc_id, "paragraphs": engine.document(doc_id), "selected": p}
+        """A whole indexed document with its headings and page markers, paragraph `p`
+        highlighted and, in it, the span `s`..`e` (its best sentence) marked; anything else is
+        a 404."""
+        paragraphs = engine.document(doc_id)
+        context = {
+            "doc_id": doc_id,
+            "title": engine.title(doc_id),
+            "pdf": doc_id.lower().endswith(".pdf"),
+            "parts": outline(paragraphs),
+            "selected": p,
+            "mark": (s, e) if s is not None and e is not None and s < e else None,
+        }
         return render(request, "document.html", context)
+
+    @app.get("/files/{doc_id:path}", include_in_schema=False)
+    def original(doc_id: str) -> FileResponse:
+        """The original file of an indexed PDF (open it at a page with `#page=N`); only files
+        the index holds, inside its documents folder; anything else is a 404."""
+        path = engine.original(doc_id)
+        return FileResponse(
+            path,
+            media_type="application/pdf",
+            filename=path.name,
+            content_disposition_type="inline",
+            # The browser's PDF viewer is a plugin: the site-wide object-src 'none' would stop it.
+            headers={"Content-Security-Policy": PDF_CSP},
+        )
 
     # --- Errors -------------------------------------------------------------------------------
 

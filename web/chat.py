@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from qa.answer import NO_ANSWER, Answer
+from qa.answer import NO_ANSWER, Answer, Passage
 from qa.engine import Engine, clean_question
 from qa.errors import DocumentNotFoundError, QuestionError
-from web.schemas import answer_dict, document_path
+from web.schemas import answer_dict, passage_dict
 
 CHAT_TURNS = 20  # earlier turns a post carries and shows again
 TURN_PASSAGES = 10  # passage references kept per turn
@@ -51,18 +51,14 @@ def quote(engine: Engine, doc_id: str, number: int, start: int, end: int) -> dic
         return None
     if not 1 <= number <= len(paragraphs) or paragraphs[number - 1].number != number:
         return None
-    text = paragraphs[number - 1].text
-    if not 0 <= start < end <= len(text):
+    p = paragraphs[number - 1]
+    if not 0 <= start < end <= len(p.text):
         return None
-    return {
-        "text": text,
-        "document": doc_id,
-        "path": doc_id,
-        "paragraph": number,
-        "score": None,  # not carried: it belonged to that question's ranking
-        "highlight": {"start": start, "end": end},
-        "url": document_path(doc_id, number),
-    }
+    found = Passage(
+        doc_id, number, p.text, 0.0, (start, end), engine.title(doc_id), p.section, p.page
+    )
+    # The score is not carried: it belonged to that question's ranking.
+    return {**passage_dict(found), "score": None}
 
 
 def restore(engine: Engine, fields: list[str]) -> list[dict[str, Any]]:

@@ -34,9 +34,14 @@ EXAMPLE_PASSAGE = {
     "document": "defectors.txt",
     "path": "defectors.txt",
     "paragraph": 5,
+    "title": "defectors.txt",
+    "section": None,
+    "page": None,
+    "citation": "defectors.txt · ¶5",
     "score": 3.0098,
     "highlight": {"start": 219, "end": 533},
-    "url": "http://127.0.0.1:8000/documents/defectors.txt?p=5#p5",
+    "url": "http://127.0.0.1:8000/documents/defectors.txt?p=5&s=219&e=533#p5",
+    "original_url": None,
 }
 
 
@@ -64,14 +69,36 @@ class PassageOut(BaseModel):
     paragraph: int = Field(
         description="1-based number of the paragraph in the document.", examples=[5]
     )
+    title: str = Field(
+        description="The document's title (from its metadata, <title>, front matter or first "
+        "heading), else its file name.",
+        examples=["Annual report 2025", "defectors.txt"],
+    )
+    section: str | None = Field(
+        description="The headings above the paragraph, outermost first, joined by “ › ”; null "
+        "if it has none.",
+        examples=["Results › Europe", None],
+    )
+    page: int | None = Field(
+        description="1-based page of a PDF where the paragraph starts; null for other formats.",
+        examples=[4, None],
+    )
+    citation: str = Field(
+        description="The source in one line: “Title › Section · p. 4 · ¶12”.",
+        examples=["Annual report 2025 › Results › Europe · p. 4 · ¶12", "defectors.txt · ¶5"],
+    )
     score: float = Field(
         description="Retrieval score, higher is better; compare it only within one response.",
         examples=[3.0098],
     )
     highlight: Highlight = Field(description="Span of the sentence that best matches the query.")
     url: str = Field(
-        description="Opens the document at this paragraph, highlighted.",
-        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"],
+        description="Opens the document at this paragraph, its best sentence marked.",
+        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5&s=219&e=533#p5"],
+    )
+    original_url: str | None = Field(
+        description="For a PDF: opens the original file at the paragraph's page; else null.",
+        examples=["http://127.0.0.1:8000/files/report.pdf#page=4", None],
     )
 
 
@@ -253,15 +280,33 @@ ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
 # --- Core results in these shapes --------------------------------------------------------------
 
 
-def document_path(doc_id: str, paragraph: int | None = None) -> str:
-    """Site path of a document's page, at `paragraph` if given (ids are quoted: 'a b.md')."""
+def document_path(
+    doc_id: str, paragraph: int | None = None, highlight: tuple[int, int] | None = None
+) -> str:
+    """Site path of a document's page, at `paragraph` if given (ids are quoted: 'a b.md'), with
+    the `highlight` span of that paragraph's text marked."""
     path = f"/documents/{quote(doc_id, safe='/')}"
-    return path if paragraph is None else f"{path}?p={paragraph}#p{paragraph}"
+    if paragraph is None:
+        return path
+    marked = f"&s={highlight[0]}&e={highlight[1]}" if highlight else ""
+    return f"{path}?p={paragraph}{marked}#p{paragraph}"
+
+
+def original_path(doc_id: str, page: int | None = None) -> str:
+    """Site path of a PDF document's original file, at `page` if given."""
+    path = f"/files/{quote(doc_id, safe='/')}"
+    return path if page is None else f"{path}#page={page}"
 
 
 def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
-    """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute)."""
-    return {**passage.as_dict(), "url": base + document_path(passage.document, passage.paragraph)}
+    """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute) and, for a
+    PDF, the `original_url` of its file at its page."""
+    original = passage.page is not None and passage.document.lower().endswith(".pdf")
+    return {
+        **passage.as_dict(),
+        "url": base + document_path(passage.document, passage.paragraph, passage.highlight),
+        "original_url": base + original_path(passage.document, passage.page) if original else None,
+    }
 
 
 def answer_dict(answer: Answer, base: str = "") -> dict[str, Any]:

@@ -135,6 +135,7 @@ def serve(engine: Engine, watch: bool = False) -> None:
     picked up without a restart; with `watch`, changes in the documents folder are indexed.
     """
     settings = engine.settings
+    docs = engine.docs  # a --docs other than the index's own fails here, before anything runs
     sock = listen(settings.host, settings.port)  # a taken port fails before anything is printed
     try:
         # The index and the model: a missing or broken index fails before serving, and the first
@@ -148,9 +149,7 @@ def serve(engine: Engine, watch: bool = False) -> None:
             flush=True,
         )
         if watch:
-            print(
-                f"Watching {settings.docs} for changes: they are indexed as they happen", flush=True
-            )
+            print(f"Watching {docs} for changes: they are indexed as they happen", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
             server(create_app(engine, watch=watch), settings).run(sockets=[sock])
     finally:

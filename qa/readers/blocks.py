@@ -31,3 +31,7 @@ class Parsed:
     blocks: list[Block] = field(default_factory=list)
     title: str | None = None  # from metadata / <title> / front matter / first heading
     note: str = ""  # e.g. how it was decoded, when that was not plain UTF-8
+
+
+class UnreadableError(Exception):
+    """Raised by a reader for a file that cannot be turned into text (the message says why)."""

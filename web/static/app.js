@@ -34,12 +34,18 @@
       el("mark", "", chars.slice(start, end).join("")),
       chars.slice(end).join(""),
     );
-    const source = el("a", "source", `${p.document} ¶${p.paragraph}`);
+    const source = el("a", "source", p.citation);
     source.href = p.url;
     const score = el("span", "score", `score ${p.score.toFixed(2)}`);
     score.title = "retrieval score";
     const caption = el("figcaption");
-    caption.append(source, " ", score, " ", copyButton());
+    caption.append(source, " ");
+    if (p.original_url) {
+      const original = el("a", "original", `PDF p. ${p.page}`);
+      original.href = p.original_url;
+      caption.append(original, " ");
+    }
+    caption.append(score, " ", copyButton());
     const figure = el("figure", "quote");
     figure.append(quote, caption);
     return figure;

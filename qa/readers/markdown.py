@@ -1,0 +1,100 @@
+"""Markdown: parsed by markdown-it-py (CommonMark, plus tables), read as a reader sees it.
+
+Blocks carry the rendered text: no `#`, `**` or `[]()` syntax, a link is its text, an image its
+alt text. YAML front matter gives the title and is not indexed; without it the first level-1
+heading is the title.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.readers.blocks import Block, Parsed
+from qa.readers.clean import decode, normalize_newlines, squeeze
+
+# Front matter: a YAML block between `---` lines at the very start of the file.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+
+
+def front_matter(text: str) -> tuple[dict, str]:
+    """The front matter's fields (empty if none) and the text after it."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        fields = yaml.safe_load(match.group(1) or "")
+    except yaml.YAMLError:
+        return {}, text  # not YAML: a thematic break, part of the text
+    if not isinstance(fields, dict):
+        return {}, text
+    return fields, text[match.end() :]
+
+
+def inline(token) -> str:  # noqa: ANN001 (a markdown_it Token)
+    """The text a reader sees of an inline token: markup dropped, line wraps made spaces."""
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(inline(child))  # its alt text
+    return squeeze("".join(parts))
+
+
+def html_text(markup: str) -> str:
+    """Visible text of a raw HTML block inside Markdown (its tags and comments dropped)."""
+    from bs4 import BeautifulSoup, Comment
+
+    soup = BeautifulSoup(markup, "html.parser")
+    for tag in soup.find_all(("script", "style", "template", "noscript")):
+        tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    return squeeze(soup.get_text(" "))
+
+
+def blocks(text: str) -> list[Block]:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+    out: list[Block] = []
+    items = 0  # depth of list items around the current token
+    row: list[str] | None = None  # cells of the table row being read
+    for i, token in enumerate(tokens):
+        kind = token.type
+        if kind == "list_item_open":
+            items += 1
+        elif kind == "list_item_close":
+            items -= 1
+        elif kind == "heading_open":
+            out.append(Block("heading", inline(tokens[i + 1]), level=int(token.tag[1])))
+        elif kind == "paragraph_open" and tokens[i + 1].type == "inline":
+            out.append(Block("item" if items else "paragraph", inline(tokens[i + 1])))
+        elif kind in ("fence", "code_block"):
+            out.append(Block("code", token.content.strip("\n")))
+        elif kind == "html_block":
+            out.append(Block("paragraph", html_text(token.content)))
+        elif kind == "tr_open":
+            row = []
+        elif kind == "inline" and row is not None:
+            row.append(inline(token))
+        elif kind == "tr_close" and row is not None:
+            out.append(Block("row", "\t".join(cell for cell in row if cell)))
+            row = None
+    return [b for b in out if b.text.strip()]
+
+
+def read(data: bytes) -> Parsed:
+    text, note = decode(data)
+    fields, body = front_matter(normalize_newlines(text))
+    found = blocks(body)
+    title = fields.get("title")
+    if not isinstance(title, str) or not squeeze(title):
+        title = next((b.text for b in found if b.kind == "heading" and b.level == 1), None)
+    return Parsed(blocks=found, title=squeeze(title) if title else None, note=note)
