@@ -6,7 +6,6 @@ A bad file never stops a build: it is reported as a `Skipped` entry with a one-l
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 from collections.abc import Callable
@@ -127,19 +126,9 @@ def read_html(path: Path) -> tuple[str, str]:
 
 
 def read_pdf(path: Path) -> tuple[str, str]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from qa.readers.pdf import read
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(path)
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-        raise UnreadableError(f"not a readable PDF ({type(e).__name__}: {e})") from e
-    text = "\n\n".join(page for page in pages if page)
-    if not text.strip():
-        raise UnreadableError("PDF has no text layer (scanned images?)")
-    return text, ""
+    return "\n\n".join(block.text for block in read(path.read_bytes()).blocks), ""
 
 
 READERS: dict[str, Callable[[Path], tuple[str, str]]] = {

@@ -1,0 +1,150 @@
+"""PDF reader: the text layer's glyphs with their positions, laid out into blocks.
+
+pypdfium2 (Apache-2.0/BSD-3, PDFium's bindings) gives each character's box and font; it parses
+several times faster than pdfminer.six, so a PDF costs about what its text as .txt does to
+index. PyMuPDF would do the same but is AGPL. The geometry is turned into blocks by
+qa/readers/layout.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections import Counter
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from qa.documents import UnreadableError
+from qa.readers.blocks import Parsed
+from qa.readers.layout import Run, blocks
+
+# A gap between two glyphs of one printed line wider than this share of their height ends a
+# run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
+# justified text, stay below it; runs of one column are put back together by the layout.
+RUN_GAP = 0.8
+# A gap without a space character wider than this share of the glyph height is a word space.
+WORD_GAP = 0.15
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+     "\ufb05": "st", "\ufb06": "st", "\ufffe": "-"}
+)  # fmt: skip  # PDFium marks a hyphen it takes for a line-end one as U+FFFE
+Glyph = tuple[int, str, float, float, float, float, bool]  # index, char, left, right, top, bottom,
+# and whether a space came before it
+_BOLD = re.compile(r"(?i)bold|black|heavy|semibold|demi")
+_NOT_A_TITLE = re.compile(
+    r"(?i)^(untitled|microsoft (word|powerpoint) - .*|.*\.(pdf|docx?|odt|rtf|html?|txt|md|tex)|"
+    r"\w+://.*|[/\\].*|[^a-z]*)$"
+)
+
+
+def read(data: bytes) -> Parsed:
+    """The blocks and title of a PDF; UnreadableError if it has no text to read."""
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise UnreadableError("PDF is encrypted (password-protected)") from e
+        raise UnreadableError(f"not a readable PDF ({e})") from e
+    try:
+        pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
+        title = " ".join((pdf.get_metadata_value("Title") or "").split())
+    finally:
+        pdf.close()
+    if not any(pages):
+        raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
+    found = blocks(pages)
+    if not _NOT_A_TITLE.match(title):
+        return Parsed(found, title)
+    first = next((b for b in found if b.kind == "heading"), None)
+    top = min((b.level for b in found if b.kind == "heading"), default=0)
+    first_page = found[0].page if found else None
+    large = first is not None and first.level == top and first.page == first_page
+    return Parsed(found, first.text if large and first else None)
+
+
+def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
+    """The page's glyphs as runs, in the order the page draws them."""
+    textpage = page.get_textpage()
+    try:
+        return _page_runs(textpage, number, page.get_height())
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _page_runs(textpage: pdfium.PdfTextPage, number: int, height: float) -> list[Run]:
+    tp = textpage.raw
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count > 0 else ""
+    if len(text) != count:  # characters beyond the BMP: one call per character instead
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(tp, i)) for i in range(count))
+    box = pdfium_c.FS_RECTF()
+    loose_box = pdfium_c.FPDFText_GetLooseCharBox
+    runs: list[Run] = []
+    glyphs: list[Glyph] = []
+    space = False
+    pright = ptop = pbottom = 0.0
+    for i, char in enumerate(text):
+        if char.isspace() or char == "\x00":
+            space = True
+            continue
+        if not loose_box(tp, i, box):
+            continue
+        left, right, top, bottom = box.left, box.right, height - box.top, height - box.bottom
+        size = bottom - top
+        if size <= 0:
+            continue
+        # Same run: overlapping heights, not going back, no gutter-wide gap.
+        if glyphs and not (
+            (bottom if bottom < pbottom else pbottom) - (top if top > ptop else ptop)
+            >= 0.5 * (size if size < pbottom - ptop else pbottom - ptop)
+            and pright - 0.5 * size <= left <= pright + RUN_GAP * size
+        ):
+            runs.append(_run(glyphs, tp, number))
+            glyphs = []
+        glyphs.append((i, char, left, right, top, bottom, space))
+        space = False
+        pright, ptop, pbottom = right, top, bottom
+    if glyphs:
+        runs.append(_run(glyphs, tp, number))
+    return runs
+
+
+def _run(glyphs: list[Glyph], tp, number: int) -> Run:  # noqa: ANN001
+    parts: list[str] = []
+    first_word = 0.0
+    previous = None
+    for _, char, left, right, top, bottom, space in glyphs:
+        if previous is not None and (space or left - previous > WORD_GAP * (bottom - top)):
+            parts.append(" ")
+            if not first_word:
+                first_word = previous - glyphs[0][2]
+        parts.append(char)
+        previous = right
+    middle = glyphs[len(glyphs) // 2]
+    sizes = Counter(round(g[5] - g[4], 1) for g in (glyphs[0], middle, glyphs[-1]))
+    samples = {glyphs[0][0], middle[0]}
+    return Run(
+        page=number,
+        x0=min(g[2] for g in glyphs),
+        y0=min(g[4] for g in glyphs),
+        x1=max(g[3] for g in glyphs),
+        y1=max(g[5] for g in glyphs),
+        size=sizes.most_common(1)[0][0],
+        bold=all(_bold(tp, i) for i in samples),
+        text="".join(parts).translate(_LIGATURES),
+        first_word=first_word or (glyphs[-1][3] - glyphs[0][2]),
+    )
+
+
+_NAME = ctypes.create_string_buffer(256)
+_FLAGS = ctypes.c_int()
+
+
+def _bold(tp, index: int) -> bool:  # noqa: ANN001
+    """Whether the character's font is bold, by its weight or its name."""
+    if pdfium_c.FPDFText_GetFontWeight(tp, index) >= 600:
+        return True
+    length = pdfium_c.FPDFText_GetFontInfo(tp, index, _NAME, len(_NAME), _FLAGS)
+    return bool(_BOLD.search(_NAME.raw[: max(0, min(length, len(_NAME)) - 1)].decode("latin-1")))
