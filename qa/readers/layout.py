@@ -216,7 +216,9 @@ def _lines(runs: list[Run]) -> list[Line]:
     if result:
         result[0].fresh = True
         left = Counter(round(ln.x0) for ln in result).most_common(1)[0][0]
-        right = max(ln.x1 for ln in result)
+        # The right edge most lines reach: one wider stray line does not move it.
+        ends = sorted(ln.x1 for ln in result)
+        right = ends[int(0.9 * (len(ends) - 1))] if len(ends) > 3 else ends[-1]
         flush = [ln for ln in result if ln.x1 >= right - 1.0]
         justified = len(result) >= 4 and len(flush) >= 0.6 * len(result)
         for ln in result:

@@ -34,7 +34,7 @@ Glyph = tuple[int, str, float, float, float, float, bool]  # index, char, left, 
 _BOLD = re.compile(r"(?i)bold|black|heavy|semibold|demi")
 _NOT_A_TITLE = re.compile(
     r"(?i)^(untitled|microsoft (word|powerpoint) - .*|.*\.(pdf|docx?|odt|rtf|html?|txt|md|tex)|"
-    r"\w+://.*|[/\\].*|[^a-z]*)$"
+    r"[a-z][\w+.-]*:\S*|[/\\].*|[^a-z]*)$"
 )
 
 
