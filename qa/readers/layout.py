@@ -28,6 +28,7 @@ from qa.readers.blocks import Block
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
 HEADING_MAX_WORDS = 20
+FLUSH = 0.1  # a line ending this close to the column's right edge (over glyph height) is flush
 SOFT_HYPHENS = "\u00ad\u2010"  # a discretionary hyphen (U+00AD; Chromium prints it as U+2010)
 _PAGE_NUMBER = re.compile(
     r"(?i)^[\s\-–—|\[(]*(page|p\.|pg\.?)?\s*([0-9]{1,4}|[ivxlcdm]{1,7})"
@@ -219,7 +220,7 @@ def _lines(runs: list[Run]) -> list[Line]:
         # The right edge most lines reach: one wider stray line does not move it.
         ends = sorted(ln.x1 for ln in result)
         right = ends[int(0.9 * (len(ends) - 1))] if len(ends) > 3 else ends[-1]
-        flush = [ln for ln in result if ln.x1 >= right - 1.0]
+        flush = [ln for ln in result if ln.x1 >= right - FLUSH * ln.size]
         justified = len(result) >= 4 and len(flush) >= 0.6 * len(result)
         for ln in result:
             ln.left, ln.right, ln.justified = left, right, justified
@@ -288,7 +289,9 @@ def _continues(a: Line, b: Line, leading: float) -> bool:
     slack = a.right - a.x1
     if slack > b.first_word + 0.5 * b.size:
         return False  # b's first word would have fitted on line a: a deliberate break
-    return not (a.justified and slack > 0.5 * a.size and a.text.endswith((".", "!", "?", ":")))
+    # In justified type every wrapped line ends flush right: one that stops short ends its
+    # paragraph (unless it could not be stretched, having no spaces).
+    return not (a.justified and slack > FLUSH * a.size and a.text.count(" ") >= 2)
 
 
 def _vocabulary(lines: list[Line]) -> Counter[str]:
@@ -324,6 +327,8 @@ def _join(texts: list[str], vocabulary: Counter[str]) -> str:
             text = text[:-1] + ("" if split else "-") + nxt
         elif end in "\u2013\u2014/" and len(text) > 1 and not text[-2].isspace():
             text += nxt  # "1990–" "2000": a dash within a word group, no space
+        elif nxt[:1] in "\u2013\u2014" and len(nxt) > 1 and not nxt[1].isspace():
+            text += nxt  # "Colorado" "—or": the line broke before an unspaced dash
         else:
             text += " " + nxt
     return text.replace("\u00ad", "")
