@@ -287,7 +287,7 @@ def _continues(a: Line, b: Line, leading: float) -> bool:
     if a.text.endswith(("-", *SOFT_HYPHENS)):
         return True
     slack = a.right - a.x1
-    if slack > b.first_word + 0.5 * b.size:
+    if slack > b.first_word + 0.3 * b.size:
         return False  # b's first word would have fitted on line a: a deliberate break
     # In justified type every wrapped line ends flush right: one that stops short ends its
     # paragraph (unless it could not be stretched, having no spaces).
