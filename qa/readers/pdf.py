@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import threading
 from collections import Counter
 
 import pypdfium2 as pdfium
@@ -31,6 +32,8 @@ _LIGATURES = str.maketrans(
 )  # fmt: skip  # PDFium marks a hyphen it takes for a line-end one as U+FFFE
 Glyph = tuple[int, str, float, float, float, float, bool]  # index, char, left, right, top, bottom,
 # and whether a space came before it
+# PDFium is not thread-safe and pypdfium2 does not serialize calls: one document at a time.
+_PDFIUM = threading.Lock()
 _BOLD = re.compile(r"(?i)bold|black|heavy|semibold|demi")
 _NOT_A_TITLE = re.compile(
     r"(?i)^(untitled|microsoft (word|powerpoint) - .*|.*\.(pdf|docx?|odt|rtf|html?|txt|md|tex)|"
@@ -40,17 +43,8 @@ _NOT_A_TITLE = re.compile(
 
 def read(data: bytes) -> Parsed:
     """The blocks and title of a PDF; UnreadableError if it has no text to read."""
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as e:
-        if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
-            raise UnreadableError("PDF is encrypted (password-protected)") from e
-        raise UnreadableError(f"not a readable PDF ({e})") from e
-    try:
-        pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
-        title = " ".join((pdf.get_metadata_value("Title") or "").split())
-    finally:
-        pdf.close()
+    with _PDFIUM:
+        pages, title = _extract(data)
     if not any(pages):
         raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
     found = blocks(pages)
@@ -61,6 +55,21 @@ def read(data: bytes) -> Parsed:
     first_page = found[0].page if found else None
     large = first is not None and first.level == top and first.page == first_page
     return Parsed(found, first.text if large and first else None)
+
+
+def _extract(data: bytes) -> tuple[list[list[Run]], str]:
+    """Each page's runs, and the metadata title."""
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise UnreadableError("PDF is encrypted (password-protected)") from e
+        raise UnreadableError(f"not a readable PDF ({e})") from e
+    try:
+        pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
+        return pages, " ".join((pdf.get_metadata_value("Title") or "").split())
+    finally:
+        pdf.close()
 
 
 def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
