@@ -1,6 +1,7 @@
 """Same articles, same questions, six file formats: how faithfully is each one quoted?
 
     .venv/bin/python bench/formats.py [--articles 10] [--half odd] [--formats txt,md,...]
+    .venv/bin/python bench/formats.py --formats txt,pdf,pdf2 --repeat 3 --questions 1  (timing)
 
 SQuAD dev articles (the first N odd-numbered ones by default: fit nothing on them) are written
 as .txt, .md, .html, .pdf (printed by headless Chromium with its own date/title/URL/page
@@ -426,9 +427,12 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--repeat", type=int, default=1, help="builds per format (fastest kept)")
+    parser.add_argument("--questions", type=int, default=0, help="per article (0: all)")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
     articles = load(args.squad, args.half, args.articles)
+    for a in articles if args.questions else []:  # e.g. 1 for a timing run
+        a.questions = a.questions[: args.questions]
     started = time.perf_counter()
     render(articles, formats, args.out)
     print(f"rendered {len(articles)} articles into {', '.join(formats)} "
