@@ -30,8 +30,11 @@ _LIGATURES = str.maketrans(
     {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
      "\ufb05": "st", "\ufb06": "st", "\ufffe": "-"}
 )  # fmt: skip  # PDFium marks a hyphen it takes for a line-end one as U+FFFE
-Glyph = tuple[int, str, float, float, float, float, bool]  # index, char, left, right, top, bottom,
-# and whether a space came before it
+# A word (or a character) with its box: index of its first character, text, left, right, top,
+# bottom (top-down), and whether a space came before it.
+Piece = tuple[int, str, float, float, float, float, bool]
+# Words as PDFium's text has them; its line-end hyphen mark (U+FFFE) ends one.
+_PIECE = re.compile("[^\\s\\x00\\ufffe]+\\ufffe?|\\ufffe")
 # PDFium is not thread-safe and pypdfium2 does not serialize calls: one document at a time.
 _PDFIUM = threading.Lock()
 _BOLD = re.compile(r"(?i)bold|black|heavy|semibold|demi")
@@ -89,61 +92,84 @@ def _page_runs(textpage: pdfium.PdfTextPage, number: int, height: float) -> list
     if len(text) != count:  # characters beyond the BMP: one call per character instead
         text = "".join(chr(pdfium_c.FPDFText_GetUnicode(tp, i)) for i in range(count))
     box = pdfium_c.FS_RECTF()
-    loose_box = pdfium_c.FPDFText_GetLooseCharBox
     runs: list[Run] = []
-    glyphs: list[Glyph] = []
-    space = False
+    pieces: list[Piece] = []
+    previous = 0
     pright = ptop = pbottom = 0.0
-    for i, char in enumerate(text):
-        if char.isspace() or char == "\x00":
-            space = True
-            continue
-        if not loose_box(tp, i, box):
-            continue
-        left, right, top, bottom = box.left, box.right, height - box.top, height - box.bottom
-        size = bottom - top
-        if size <= 0:
-            continue
-        # Same run: overlapping heights, not going back, no gutter-wide gap.
-        if glyphs and not (
-            (bottom if bottom < pbottom else pbottom) - (top if top > ptop else ptop)
-            >= 0.5 * (size if size < pbottom - ptop else pbottom - ptop)
-            and pright - 0.5 * size <= left <= pright + RUN_GAP * size
-        ):
-            runs.append(_run(glyphs, tp, number))
-            glyphs = []
-        glyphs.append((i, char, left, right, top, bottom, space))
-        space = False
-        pright, ptop, pbottom = right, top, bottom
-    if glyphs:
-        runs.append(_run(glyphs, tp, number))
+    for match in _PIECE.finditer(text):
+        start, stop = match.span()
+        space = start > previous  # whitespace (or a NUL) came between
+        previous = stop
+        for piece in _boxes(tp, box, text, start, stop, height, space):
+            _, _, left, right, top, bottom, _ = piece
+            size = bottom - top
+            # Same run: overlapping heights, not going back, no gutter-wide gap.
+            if pieces and not (
+                (bottom if bottom < pbottom else pbottom) - (top if top > ptop else ptop)
+                >= 0.5 * (size if size < pbottom - ptop else pbottom - ptop)
+                and pright - 0.5 * size <= left <= pright + RUN_GAP * size
+            ):
+                runs.append(_run(pieces, tp, number))
+                pieces = []
+            pieces.append(piece)
+            pright, ptop, pbottom = right, top, bottom
+    if pieces:
+        runs.append(_run(pieces, tp, number))
     return runs
 
 
-def _run(glyphs: list[Glyph], tp, number: int) -> Run:  # noqa: ANN001
+def _boxes(
+    tp: object, box: pdfium_c.FS_RECTF, text: str, start: int, stop: int, height: float, space: bool
+) -> list[Piece]:
+    """The word text[start:stop] as one piece, boxed by its first and last characters; or, if
+    those do not sit side by side on one line, as one piece per character."""
+    first = _box(tp, box, start, height)
+    last = first if stop - start == 1 else _box(tp, box, stop - 1, height)
+    if first and last:
+        size = min(first[3] - first[2], last[3] - last[2])
+        if last[1] >= first[0] and min(first[3], last[3]) - max(first[2], last[2]) >= 0.5 * size:
+            top, bottom = min(first[2], last[2]), max(first[3], last[3])
+            return [(start, text[start:stop], first[0], last[1], top, bottom, space)]
+    pieces = []
+    for i in range(start, stop):
+        found = _box(tp, box, i, height)
+        if found:
+            pieces.append((i, text[i], *found, space and not pieces))
+    return pieces
+
+
+def _box(
+    tp: object, box: pdfium_c.FS_RECTF, index: int, height: float
+) -> tuple[float, float, float, float] | None:
+    """(left, right, top, bottom) of a character, top-down; None if it has no extent."""
+    if not pdfium_c.FPDFText_GetLooseCharBox(tp, index, box) or box.top <= box.bottom:
+        return None
+    return box.left, box.right, height - box.top, height - box.bottom
+
+
+def _run(pieces: list[Piece], tp: object, number: int) -> Run:
     parts: list[str] = []
     first_word = 0.0
     previous = None
-    for _, char, left, right, top, bottom, space in glyphs:
+    for _, word, left, right, top, bottom, space in pieces:
         if previous is not None and (space or left - previous > WORD_GAP * (bottom - top)):
             parts.append(" ")
             if not first_word:
-                first_word = previous - glyphs[0][2]
-        parts.append(char)
+                first_word = previous - pieces[0][2]
+        parts.append(word)
         previous = right
-    middle = glyphs[len(glyphs) // 2]
-    sizes = Counter(round(g[5] - g[4], 1) for g in (glyphs[0], middle, glyphs[-1]))
-    samples = {glyphs[0][0], middle[0]}
+    middle = pieces[len(pieces) // 2]
+    sizes = Counter(round(g[5] - g[4], 1) for g in (pieces[0], middle, pieces[-1]))
     return Run(
         page=number,
-        x0=min(g[2] for g in glyphs),
-        y0=min(g[4] for g in glyphs),
-        x1=max(g[3] for g in glyphs),
-        y1=max(g[5] for g in glyphs),
+        x0=min(g[2] for g in pieces),
+        y0=min(g[4] for g in pieces),
+        x1=max(g[3] for g in pieces),
+        y1=max(g[5] for g in pieces),
         size=sizes.most_common(1)[0][0],
-        bold=all(_bold(tp, i) for i in samples),
+        bold=all(_bold(tp, i) for i in {pieces[0][0], middle[0]}),
         text="".join(parts).translate(_LIGATURES),
-        first_word=first_word or (glyphs[-1][3] - glyphs[0][2]),
+        first_word=first_word or (pieces[-1][3] - pieces[0][2]),
     )
 
 
@@ -151,7 +177,7 @@ _NAME = ctypes.create_string_buffer(256)
 _FLAGS = ctypes.c_int()
 
 
-def _bold(tp, index: int) -> bool:  # noqa: ANN001
+def _bold(tp: object, index: int) -> bool:
     """Whether the character's font is bold, by its weight or its name."""
     if pdfium_c.FPDFText_GetFontWeight(tp, index) >= 600:
         return True
