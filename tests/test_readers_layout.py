@@ -79,3 +79,10 @@ def test_columns_under_a_spanning_title_are_read_one_after_the_other() -> None:
     assert text == " ".join(f"left {i} words here" for i in range(6)) + " " + " ".join(
         f"right {i} words here" for i in range(6)
     )
+
+
+def test_a_row_of_figures_at_the_foot_of_a_page_is_not_a_page_number() -> None:
+    text = wrapped(1, 60, ["Otters counted per year at the", "three sites:"])
+    figures = [line(1, 770, n, x0=x, x1=x + 30) for n, x in (("12", 60), ("17", 200), ("23", 340))]
+    folio = [line(1, 790, "7", x0=295, x1=305, size=8)]
+    assert " ".join(b.text for b in blocks([text + figures + folio])).endswith("12 17 23")

@@ -134,12 +134,12 @@ def _key(row: list[Run]) -> str:
 
 
 def _printed_by_the_page(row: list[Run], body: float) -> bool:
-    """Page numbers, dates, URLs, and small type beside them."""
-    marks = [
-        bool(_PAGE_NUMBER.match(r.text) or _URL.match(r.text) or _DATE.match(r.text)) for r in row
-    ]
+    """Page numbers, dates, URLs, and small type beside them; one number at most (a table's
+    row of figures at the foot of a page is not a footer)."""
+    numbers = [bool(_PAGE_NUMBER.match(r.text)) for r in row]
+    marks = [n or bool(_URL.match(r.text) or _DATE.match(r.text)) for n, r in zip(numbers, row)]
     small = [r.size < 0.9 * body for r in row]
-    return any(marks) and all(m or s for m, s in zip(marks, small))
+    return sum(numbers) <= 1 and any(marks) and all(m or s for m, s in zip(marks, small))
 
 
 def columns(runs: list[Run], body: float) -> list[list[Line]]:
