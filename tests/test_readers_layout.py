@@ -86,3 +86,15 @@ def test_a_row_of_figures_at_the_foot_of_a_page_is_not_a_page_number() -> None:
     figures = [line(1, 770, n, x0=x, x1=x + 30) for n, x in (("12", 60), ("17", 200), ("23", 340))]
     folio = [line(1, 790, "7", x0=295, x1=305, size=8)]
     assert " ".join(b.text for b in blocks([text + figures + folio])).endswith("12 17 23")
+
+
+def test_bulleted_lines_are_list_items_without_their_bullet() -> None:
+    intro = wrapped(1, 60, ["Otters eat:"])
+    items = [
+        line(1, 74 + 14 * i, f"\u2022 {food}", x1=150) for i, food in enumerate(("fish", "crabs"))
+    ]
+    assert [(b.kind, b.text) for b in blocks([intro + items])] == [
+        ("paragraph", "Otters eat:"),
+        ("item", "fish"),
+        ("item", "crabs"),
+    ]

@@ -14,7 +14,8 @@ statistics of the document itself (no rule knows any particular generator's stri
   the line is indented, or the previous line stopped short although the next word would have
   fitted on it (so a paragraph continues across columns and pages); wrapped lines are joined
   with a space, and a line-end hyphen is dropped only where it splits a word;
-- short lines in a larger or bold type are headings, levelled by type size.
+- short lines in a larger or bold type are headings, levelled by type size; a paragraph that
+  starts with a bullet glyph is a list item.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _DATE = re.compile(
     r"(?i)^\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(,?\s+\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?)?\s*$"
     r"|^\s*\d{1,2}:\d{2}(:\d{2})?\s*([ap]\.?m\.?)?\s*$"
 )
+_BULLET = re.compile(r"[\u2022\u25e6\u25aa\u25cf\u25cb\u25a0\u2023\u2043\u00b7*]\s+")
 _WORD = re.compile(r"[^\W\d_]+(?:[-\u2010][^\W\d_]+)*")
 
 
@@ -256,12 +258,15 @@ def blocks(pages: list[list[Run]]) -> list[Block]:
     # Heading levels by type: the largest is 1, bold before regular at one size.
     styles = sorted({style for _, _, style in found if style}, reverse=True)
     level = {style: min(6, i + 1) for i, style in enumerate(styles)}
-    return [
-        Block("heading", text, level[style], first.page)
-        if style
-        else Block("paragraph", text, 0, first.page)
-        for first, text, style in found
-    ]
+    result = []
+    for first, text, style in found:
+        if style:
+            result.append(Block("heading", text, level[style], first.page))
+        elif bullet := _BULLET.match(text):  # a list item; its bullet glyph is not text
+            result.append(Block("item", text[bullet.end() :], 0, first.page))
+        else:
+            result.append(Block("paragraph", text, 0, first.page))
+    return result
 
 
 def _leading(lines: list[Line]) -> float:
@@ -281,6 +286,8 @@ def _continues(a: Line, b: Line, leading: float) -> bool:
         return False  # another type: a heading, a caption, a footnote
     if not b.fresh and b.y1 - a.y1 > (leading + 0.3) * b.size:
         return False  # a gap wider than the usual line spacing
+    if _BULLET.match(b.text):
+        return False  # the next item of a list
     indent = 0.8 * b.size
     if b.x0 > b.left + indent and a.x0 <= a.left + indent:
         return False  # a first-line indent
