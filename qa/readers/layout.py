@@ -4,9 +4,9 @@ A PDF only says where glyphs go. The reader (qa/readers/pdf.py) hands over `Run`
 one printed line with their box, glyph height and boldness. From them, using only geometry and
 statistics of the document itself (no rule knows any particular generator's strings):
 
-- page furniture is dropped: runs at the top or bottom edge of a page that recur at about the
-  same place on other pages (digits ignored, so "3/9" and "4/9" are one), page numbers, and
-  edge rows of browser-like headers (a date, a URL) in a smaller type than the body;
+- page furniture is dropped: rows at the top or bottom edge of a page that recur at about
+  the same height on other pages (digits ignored, so "3/9" and "4/9" are one), and edge rows
+  made of a page number, a date or a URL with only smaller type beside them;
 - columns are found per page as vertical gutters that (almost) no run crosses; the runs that
   do cross (a title over two columns) cut the page into bands read top to bottom, each band
   column by column;
