@@ -175,7 +175,10 @@ def test_unchanged_files_are_not_parsed_and_an_edited_pdf_page_reembeds_one_para
     monkeypatch.undo()
 
     pages = [lines.copy() for lines in PDF_PAGES]
-    pages[1] = ["Lava flows reached the sea after eleven days and built three hectares of land."]
+    pages[1] = [  # a full line then a short one: the paragraph visibly ends on its page
+        "Lava flows reached the sea after eleven days and built three hectares of new land along",
+        "the southern coast.",
+    ]
     (engine.settings.docs / "volcano.pdf").write_bytes(make_pdf(pages, PDF_TITLE))
     plan = engine.build()
     assert plan.changed == ["volcano.pdf"] and plan.paragraphs_to_embed == 1

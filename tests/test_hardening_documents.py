@@ -114,16 +114,16 @@ def test_a_rebuild_with_new_bad_files_keeps_every_good_document(make_engine) -> 
 def test_a_parser_crash_on_a_hostile_file_skips_only_that_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pypdf
+    import pypdfium2
 
     write(tmp_path, "bomb.pdf", make_pdf("Nested objects."))
     write(tmp_path, "ok.txt", GOOD)
 
-    class Exploding:  # pypdf is not ours: a deeply nested PDF once made it recurse to death
+    class Exploding:  # the PDF library is not ours: a deeply nested PDF once made one recurse
         def __init__(self, *args, **kwargs) -> None:
             raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(pypdf, "PdfReader", Exploding)
+    monkeypatch.setattr(pypdfium2, "PdfDocument", Exploding)
     docs, skipped = load_documents(tmp_path)
     assert [d.id for d in docs] == ["ok.txt"]
     assert reasons(skipped) == {

@@ -1,37 +1,184 @@
-"""PDF (interim): each page's text layer by pypdf, one block per blank-line chunk, pages kept.
+"""PDF reader: the text layer's glyphs with their positions, laid out into blocks.
 
-Stands in until the layout reader (line gaps, columns, running headers) replaces this module
-with the same interface: `read(data) -> Parsed`, every block's `page` set.
+pypdfium2 (Apache-2.0/BSD-3, PDFium's bindings) gives each character's box and font; it parses
+several times faster than pdfminer.six, so a PDF costs about what its text as .txt does to
+index. PyMuPDF would do the same but is AGPL. The geometry is turned into blocks by
+qa/readers/layout.py.
 """
 
 from __future__ import annotations
 
-import io
-import logging
+import ctypes
+import re
+import threading
+from collections import Counter
 
-from qa.readers.blocks import Block, Parsed, UnreadableError
-from qa.readers.clean import squeeze
-from qa.readers.txt import BLANK_LINE
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from qa.readers.blocks import Parsed, UnreadableError
+from qa.readers.layout import Run, blocks
+
+# A gap between two glyphs of one printed line wider than this share of their height ends a
+# run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
+# justified text, stay below it; runs of one column are put back together by the layout.
+RUN_GAP = 0.8
+# A gap without a space character wider than this share of the glyph height is a word space.
+WORD_GAP = 0.15
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+     "\ufb05": "st", "\ufb06": "st", "\ufffe": "-"}
+)  # fmt: skip  # PDFium marks a hyphen it takes for a line-end one as U+FFFE
+# A word (or a character) with its box: index of its first character, text, left, right, top,
+# bottom (top-down), and whether a space came before it.
+Piece = tuple[int, str, float, float, float, float, bool]
+# Words as PDFium's text has them; its line-end hyphen mark (U+FFFE) ends one.
+_PIECE = re.compile("[^\\s\\x00\\ufffe]+\\ufffe?|\\ufffe")
+# PDFium is not thread-safe and pypdfium2 does not serialize calls: one document at a time.
+_PDFIUM = threading.Lock()
+_BOLD = re.compile(r"(?i)bold|black|heavy|semibold|demi")
+_NOT_A_TITLE = re.compile(
+    r"(?i)^(untitled|microsoft (word|powerpoint) - .*|.*\.(pdf|docx?|odt|rtf|html?|txt|md|tex)|"
+    r"[a-z][\w+.-]*:\S*|[/\\].*|[^a-z]*)$"
+)
 
 
 def read(data: bytes) -> Parsed:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """The blocks and title of a PDF; UnreadableError if it has no text to read."""
+    with _PDFIUM:
+        pages, title = _extract(data)
+    if not any(pages):
+        raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
+    found = blocks(pages)
+    if not _NOT_A_TITLE.match(title):
+        return Parsed(found, title)
+    first = next((b for b in found if b.kind == "heading"), None)
+    top = min((b.level for b in found if b.kind == "heading"), default=0)
+    first_page = found[0].page if found else None
+    large = first is not None and first.level == top and first.page == first_page
+    return Parsed(found, first.text if large and first else None)
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+def _extract(data: bytes) -> tuple[list[list[Run]], str]:
+    """Each page's runs, and the metadata title."""
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title")
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-        raise UnreadableError(f"not a readable PDF ({type(e).__name__}: {e})") from e
-    blocks = [
-        Block("paragraph", " ".join(squeeze(chunk).split("\n")), page=number)
-        for number, text in enumerate(pages, 1)
-        for chunk in BLANK_LINE.split(text)
-        if chunk.strip()
-    ]
-    if not blocks:
-        raise UnreadableError("PDF has no text layer (scanned images?)")
-    title = squeeze(str(title)) if title else ""
-    return Parsed(blocks=blocks, title=title or None)
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+            raise UnreadableError("PDF is encrypted (password-protected)") from e
+        raise UnreadableError(f"not a readable PDF ({e})") from e
+    try:
+        pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
+        return pages, " ".join((pdf.get_metadata_value("Title") or "").split())
+    finally:
+        pdf.close()
+
+
+def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
+    """The page's glyphs as runs, in the order the page draws them."""
+    textpage = page.get_textpage()
+    try:
+        return _page_runs(textpage, number, page.get_height())
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _page_runs(textpage: pdfium.PdfTextPage, number: int, height: float) -> list[Run]:
+    tp = textpage.raw
+    count = textpage.count_chars()
+    text = textpage.get_text_range(0, count) if count > 0 else ""
+    if len(text) != count:  # characters beyond the BMP: one call per character instead
+        text = "".join(chr(pdfium_c.FPDFText_GetUnicode(tp, i)) for i in range(count))
+    box = pdfium_c.FS_RECTF()
+    runs: list[Run] = []
+    pieces: list[Piece] = []
+    previous = 0
+    pright = ptop = pbottom = 0.0
+    for match in _PIECE.finditer(text):
+        start, stop = match.span()
+        space = start > previous  # whitespace (or a NUL) came between
+        previous = stop
+        for piece in _boxes(tp, box, text, start, stop, height, space):
+            _, _, left, right, top, bottom, _ = piece
+            size = bottom - top
+            # Same run: overlapping heights, not going back, no gutter-wide gap.
+            if pieces and not (
+                (bottom if bottom < pbottom else pbottom) - (top if top > ptop else ptop)
+                >= 0.5 * (size if size < pbottom - ptop else pbottom - ptop)
+                and pright - 0.5 * size <= left <= pright + RUN_GAP * size
+            ):
+                runs.append(_run(pieces, tp, number))
+                pieces = []
+            pieces.append(piece)
+            pright, ptop, pbottom = right, top, bottom
+    if pieces:
+        runs.append(_run(pieces, tp, number))
+    return runs
+
+
+def _boxes(
+    tp: object, box: pdfium_c.FS_RECTF, text: str, start: int, stop: int, height: float, space: bool
+) -> list[Piece]:
+    """The word text[start:stop] as one piece, boxed by its first and last characters; or, if
+    those do not sit side by side on one line, as one piece per character."""
+    first = _box(tp, box, start, height)
+    last = first if stop - start == 1 else _box(tp, box, stop - 1, height)
+    if first and last:
+        size = min(first[3] - first[2], last[3] - last[2])
+        if last[1] >= first[0] and min(first[3], last[3]) - max(first[2], last[2]) >= 0.5 * size:
+            top, bottom = min(first[2], last[2]), max(first[3], last[3])
+            return [(start, text[start:stop], first[0], last[1], top, bottom, space)]
+    pieces = []
+    for i in range(start, stop):
+        found = _box(tp, box, i, height)
+        if found:
+            pieces.append((i, text[i], *found, space and not pieces))
+    return pieces
+
+
+def _box(
+    tp: object, box: pdfium_c.FS_RECTF, index: int, height: float
+) -> tuple[float, float, float, float] | None:
+    """(left, right, top, bottom) of a character, top-down; None if it has no extent."""
+    if not pdfium_c.FPDFText_GetLooseCharBox(tp, index, box) or box.top <= box.bottom:
+        return None
+    return box.left, box.right, height - box.top, height - box.bottom
+
+
+def _run(pieces: list[Piece], tp: object, number: int) -> Run:
+    parts: list[str] = []
+    first_word = 0.0
+    previous = None
+    for _, word, left, right, top, bottom, space in pieces:
+        if previous is not None and (space or left - previous > WORD_GAP * (bottom - top)):
+            parts.append(" ")
+            if not first_word:
+                first_word = previous - pieces[0][2]
+        parts.append(word)
+        previous = right
+    middle = pieces[len(pieces) // 2]
+    sizes = Counter(round(g[5] - g[4], 1) for g in (pieces[0], middle, pieces[-1]))
+    return Run(
+        page=number,
+        x0=min(g[2] for g in pieces),
+        y0=min(g[4] for g in pieces),
+        x1=max(g[3] for g in pieces),
+        y1=max(g[5] for g in pieces),
+        size=sizes.most_common(1)[0][0],
+        bold=all(_bold(tp, i) for i in {pieces[0][0], middle[0]}),
+        text="".join(parts).translate(_LIGATURES),
+        first_word=first_word or (pieces[-1][3] - pieces[0][2]),
+    )
+
+
+_NAME = ctypes.create_string_buffer(256)
+_FLAGS = ctypes.c_int()
+
+
+def _bold(tp: object, index: int) -> bool:
+    """Whether the character's font is bold, by its weight or its name."""
+    if pdfium_c.FPDFText_GetFontWeight(tp, index) >= 600:
+        return True
+    length = pdfium_c.FPDFText_GetFontInfo(tp, index, _NAME, len(_NAME), _FLAGS)
+    return bool(_BOLD.search(_NAME.raw[: max(0, min(length, len(_NAME)) - 1)].decode("latin-1")))
