@@ -7,12 +7,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test setup chromium lint bench-eval clean
+.PHONY: run test setup chromium nginx lint bench-eval clean
 
 run: $(STAMP)
 	$(VENV)/bin/qa serve
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -30,6 +30,10 @@ $(STAMP): pyproject.toml
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# Debian's nginx for the replicas test (tests/test_replicas.py starts its own, on loopback).
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
