@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     p = command("index", "build or update the index from the documents folder", docs=True)
     p.add_argument("--full", action="store_true", help="re-embed everything")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster: a local one, or ADDRESS (auto, ray://head:10001); "
+        "needs pip install -e '.[cluster]'",
+    )
 
     command("chat", "terminal chat: one question per line on stdin", docs=True)
 
@@ -102,7 +110,14 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from qa.engine import Engine
 
-        plan = Engine(settings).build(full=args.full, dry_run=args.dry_run, progress=True)
+        if args.ray is None:
+            plan = Engine(settings).build(full=args.full, dry_run=args.dry_run, progress=True)
+        else:
+            from qa.cluster import build_on_ray
+
+            plan, workers = build_on_ray(Engine(settings), args.ray, args.full, args.dry_run)
+            if workers:
+                print(f"embedded on {workers} Ray workers", file=sys.stderr)
         for skipped in plan.skipped:
             print(f"warning: {skipped}", file=sys.stderr)
         if plan.note:

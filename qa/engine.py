@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
-from qa.embedder import Embedder, resolve_model
+from qa.embedder import Embedder, MapBatches, resolve_model
 from qa.errors import DocumentNotFoundError, QuestionError
 from qa.indexer import Plan, build
 from qa.paragraphs import Paragraph
@@ -115,10 +115,16 @@ class Engine:
             embedder = model.result()
         check_model(index.manifest, embedder.name, embedder.dimension)
 
-    def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
+    def build(
+        self,
+        full: bool = False,
+        dry_run: bool = False,
+        progress: bool = False,
+        map_batches: MapBatches | None = None,
+    ) -> Plan:
         plan = build(
-            self.settings.docs, self.store, self.embedder,
-            full=full, dry_run=dry_run, progress=progress, loaded=self._index,
+            self.settings.docs, self.store, self.embedder, full=full, dry_run=dry_run,
+            progress=progress, loaded=self._index, map_batches=map_batches,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:
