@@ -8,7 +8,10 @@ with 2 workers, and locally again (the local rate is the mean of the two, to ave
 drift of a shared machine). Reported: texts/s of each build (texts embedded / build seconds,
 the whole build: split, embed, BM25, FAISS, write), its ratio to local, and Ray's start-up:
 `ray.init` of a local cluster, then the workers loading the model. Every Ray build's vectors,
-paragraphs and BM25 files are checked byte-identical to the local build's.
+paragraphs and BM25 files are checked byte-identical to the local build's. Last, a build whose
+embedding is replaced by zeros: the driver's own work (read, split, tokenize, BM25, FAISS,
+write), i.e. the most texts/s any number of workers can reach with one driver (--driver-only:
+just the local build and this one).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contexts", type=int, default=600, help="first N contexts (0: all)")
     parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--driver-only", action="store_true", help="skip the Ray builds")
     args = parser.parse_args()
     contexts, _ = load_squad(args.squad)
     if args.contexts:
@@ -70,6 +77,15 @@ def main() -> None:
         return rate
 
     rates = {"local": build("local")}
+
+    def zeros(batches: list[list[str]]) -> Iterator[np.ndarray]:
+        for batch in batches:
+            yield np.zeros((len(batch), embedder.dimension), dtype=np.float32)
+
+    if args.driver_only:
+        driver = build("driver-alone", map_batches=zeros)
+        print(f"driver alone / local: {driver / rates['local']:.1f}x")
+        return
     started = time.perf_counter()
     connect(num_cpus=os.cpu_count())
     init = time.perf_counter() - started
@@ -91,6 +107,8 @@ def main() -> None:
     print(f"local (mean of both runs): {local:.1f} texts/s")
     for workers in (1, 2):
         print(f"ray {workers} worker(s) / local: {rates[f'ray{workers}'] / local:.2f}")
+    driver = build("driver-alone", map_batches=zeros)
+    print(f"driver alone / local: {driver / local:.1f}x (the ceiling of workers per driver)")
     shutil.rmtree(scratch, ignore_errors=True)
 
 
