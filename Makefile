@@ -3,16 +3,17 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CLUSTER := $(VENV)/.cluster
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test setup chromium lint bench-eval clean
+.PHONY: run test setup chromium nginx lint bench-eval clean
 
 run: $(STAMP)
 	$(VENV)/bin/qa serve
 
-test: $(STAMP) chromium
+test: $(CLUSTER) chromium nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -32,9 +33,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "==> set up; the model is prepared for the CPU on first use (once, ~20 s)"
 
+# Ray (the optional [cluster] extra, for `qa index --ray`) only for the tests: `make run` does
+# without it.
+$(CLUSTER): $(STAMP)
+	@echo "==> installing the [cluster] extra (Ray) for the tests"
+	@$(PY) -m pip install --quiet -e '.[test,cluster]'
+	@touch $(CLUSTER)
+
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# Debian's nginx for the replicas test (tests/test_replicas.py starts its own, on loopback).
+nginx:
+	@test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
         help="index the --docs folder given even though the index was built from another one",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster: a local one, or ADDRESS (auto, ray://head:10001); "
+        "needs pip install -e '.[cluster]'",
+    )
 
     command("chat", "terminal chat: one question per line on stdin", docs=True)
 
@@ -142,9 +150,18 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from qa.engine import Engine
 
-        plan = Engine(settings).build(
-            full=args.full, dry_run=args.dry_run, progress=True, repoint=args.repoint
-        )
+        if args.ray is None:
+            plan = Engine(settings).build(
+                full=args.full, dry_run=args.dry_run, progress=True, repoint=args.repoint
+            )
+        else:
+            from qa.cluster import build_on_ray
+
+            plan, workers = build_on_ray(
+                Engine(settings), args.ray, args.full, args.dry_run, args.repoint
+            )
+            if workers:
+                print(f"embedded on {workers} Ray workers", file=sys.stderr)
         for skipped in plan.skipped:
             print(f"warning: {terminal(str(skipped), one_line=True)}", file=sys.stderr)
         if plan.note:

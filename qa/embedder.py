@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +27,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 BACKENDS = ("auto", "onnx", "torch")
+# Encodes batches of texts somewhere (this process, Ray workers): the vectors of each, in order.
+MapBatches = Callable[[list[list[str]]], Iterable[np.ndarray]]
 
 
 def resolve_model(model: str = "") -> tuple[str, Path]:
@@ -123,21 +125,35 @@ class Embedder:
             raise ModelError(f"cannot load the embedding model from {self.path}: {e}") from e
         return "torch", encoder, encoder.max_tokens
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Vectors of `texts`, shape (len(texts), dimension)."""
+    def encode(
+        self,
+        texts: list[str],
+        progress: bool = False,
+        map_batches: MapBatches | None = None,
+    ) -> np.ndarray:
+        """Vectors of `texts`, shape (len(texts), dimension).
+
+        `map_batches` (the vectors of each batch, in order) replaces this process's encoding of
+        the batches, e.g. with Ray workers (qa/cluster.py); the batches are the same either way,
+        so are the vectors: int8 dynamic quantization depends on what is batched together.
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         # Length-sorted batches waste less padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        vectors = self._map([[texts[i] for i in batch] for batch in batches])
+        vectors = (map_batches or self._map)([[texts[i] for i in batch] for batch in batches])
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
             for batch, batch_vectors in zip(batches, vectors, strict=True):
                 out[batch] = batch_vectors
                 bar.update(len(batch))
         self.texts_embedded += len(texts)
         return out
+
+    def encode_batch(self, texts: list[str]) -> np.ndarray:
+        """The vectors of `texts` as one batch of encode() (one forward pass, in this order)."""
+        return self._encoder.encode(texts)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The vector of one question: one forward pass (safe from several threads at once)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
-from qa.embedder import Embedder, resolve_model
+from qa.embedder import Embedder, MapBatches, resolve_model
 from qa.errors import DocumentNotFoundError, QuestionError
 from qa.indexer import Plan, build, documents_folder
 from qa.paragraphs import Paragraph
@@ -124,13 +124,14 @@ class Engine:
 
     def build(
         self, full: bool = False, dry_run: bool = False, progress: bool = False,
-        repoint: bool = False,
+        repoint: bool = False, map_batches: MapBatches | None = None,
     ) -> Plan:  # fmt: skip
-        """Index the documents folder (`repoint`: the one given, even if the index's is another)."""
+        """Index the documents folder (`repoint`: the one given, even if the index's is another;
+        `map_batches`: where the embedding batches run, e.g. on Ray workers)."""
         docs = documents_folder(self.store, self.settings.docs, repoint)
         plan = build(
-            docs, self.store, self.embedder,
-            full=full, dry_run=dry_run, progress=progress, loaded=self._index,
+            docs, self.store, self.embedder, full=full, dry_run=dry_run,
+            progress=progress, loaded=self._index, map_batches=map_batches,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:

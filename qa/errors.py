@@ -43,3 +43,7 @@ class ModelError(QAError):
 
 class DocumentNotFoundError(QAError):
     """A document id that is not part of the index."""
+
+
+class ClusterError(QAError):
+    """A build on a Ray cluster cannot start or finish (`qa index --ray`); the old index serves."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.documents import Document, Skipped, load_documents, read_document
-from qa.embedder import Embedder
+from qa.embedder import Embedder, MapBatches
 from qa.errors import (
     DocumentsFolderError,
     IndexCorruptError,
@@ -130,8 +130,11 @@ def build(
     dry_run: bool = False,
     progress: bool = False,
     loaded: Index | None = None,
+    map_batches: MapBatches | None = None,
 ) -> Plan:
-    """Index the documents under `docs` into `store`; returns what was done."""
+    """Index the documents under `docs` into `store`; returns what was done.
+
+    `map_batches` encodes the embedder's batches elsewhere (Embedder.encode, qa/cluster.py)."""
     started = time.perf_counter()
     # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
     # deleting the last document removes its text like deleting any other.
@@ -240,7 +243,8 @@ def build(
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
             lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
-            fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
+            vectors = embedder.encode(list(texts.values()), progress, map_batches)
+            fresh = dict(zip(texts, vectors))
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)

@@ -1,0 +1,116 @@
+"""Index build on Ray workers against the local build, same corpus, same 2 cores.
+
+    .venv/bin/python bench/cluster_build.py [--contexts N] [--squad FILE]
+
+The first N SQuAD dev contexts (all 2,067 with --contexts 0), one document each, are indexed
+from scratch (`--full`) four times in this process: locally, on a local Ray cluster with 1 worker,
+with 2 workers, and locally again (the local rate is the mean of the two, to average out the
+drift of a shared machine). Reported: texts/s of each build (texts embedded / build seconds,
+the whole build: split, embed, BM25, FAISS, write), its ratio to local, and Ray's start-up:
+`ray.init` of a local cluster, then the workers loading the model. Every Ray build's vectors,
+paragraphs and BM25 files are checked byte-identical to the local build's. Last, a build whose
+embedding is replaced by zeros: the driver's own work (read, split, tokenize, BM25, FAISS,
+write), i.e. the most texts/s any number of workers can reach with one driver (--driver-only:
+just the local build and this one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.cluster import RayEncoder, connect  # noqa: E402
+from qa.embedder import Embedder  # noqa: E402
+from qa.engine import Engine  # noqa: E402
+from qa.evaluation import load_squad  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+SQUAD = Path("/work/shared/eval/squad-dev-v1.1.json")
+
+
+def version(index: Path) -> Path:
+    return index / "versions" / (index / "current").read_text().strip()
+
+
+def identical(a: Path, b: Path) -> bool:
+    """Every file of the two versions but the manifest (name, time) byte for byte."""
+    va, vb = version(a), version(b)
+    files = [p.relative_to(va) for p in va.rglob("*") if p.is_file() and p.name != "manifest.json"]
+    return all(filecmp.cmp(va / f, vb / f, shallow=False) for f in files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contexts", type=int, default=600, help="first N contexts (0: all)")
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--driver-only", action="store_true", help="skip the Ray builds")
+    args = parser.parse_args()
+    contexts, _ = load_squad(args.squad)
+    if args.contexts:
+        contexts = dict(list(contexts.items())[: args.contexts])
+    scratch = OUT / "cluster-build"
+    shutil.rmtree(scratch, ignore_errors=True)
+    docs = scratch / "docs"
+    docs.mkdir(parents=True)
+    for doc_id, context in contexts.items():
+        (docs / doc_id).write_text(context, "utf-8")
+    print(f"{len(contexts)} contexts; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    embedder = Embedder()
+
+    def build(name: str, **options) -> float:
+        settings = Settings.load({"docs": docs, "index": scratch / name}, environ={})
+        plan = Engine(settings, embedder).build(full=True, **options)
+        rate = plan.texts_to_embed / plan.seconds
+        print(f"{name}: {plan.texts_to_embed:,} texts in {plan.seconds:.1f} s, {rate:.1f} texts/s")
+        return rate
+
+    rates = {"local": build("local")}
+
+    def zeros(batches: list[list[str]]) -> Iterator[np.ndarray]:
+        for batch in batches:
+            yield np.zeros((len(batch), embedder.dimension), dtype=np.float32)
+
+    if args.driver_only:
+        driver = build("driver-alone", map_batches=zeros)
+        print(f"driver alone / local: {driver / rates['local']:.1f}x")
+        return
+    started = time.perf_counter()
+    connect(num_cpus=os.cpu_count())
+    init = time.perf_counter() - started
+    for workers in (1, 2):
+        with RayEncoder(embedder, workers=workers) as encoder:
+            started = time.perf_counter()
+            encoder.start()
+            load = time.perf_counter() - started
+            print(
+                f"ray, {workers} worker(s): start-up {init + load:.1f} s "
+                f"(ray.init {init:.1f} s, workers load the model {load:.1f} s)"
+            )
+            rates[f"ray{workers}"] = build(f"ray{workers}", map_batches=encoder)
+            same = identical(scratch / "local", scratch / f"ray{workers}")
+            print(f"  byte-identical to the local build: {same}")
+        init = 0.0  # the cluster is up now
+    again = build("local-again")
+    local = (rates["local"] + again) / 2
+    print(f"local (mean of both runs): {local:.1f} texts/s")
+    for workers in (1, 2):
+        print(f"ray {workers} worker(s) / local: {rates[f'ray{workers}'] / local:.2f}")
+    driver = build("driver-alone", map_batches=zeros)
+    print(f"driver alone / local: {driver / local:.1f}x (the ceiling of workers per driver)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
