@@ -140,18 +140,25 @@ class Engine:
             return [passage(index, hit) for hit in rank(index, query, k, document)]
 
     def ask(
-        self, question: str, history: list[str] | tuple[str, ...] = (), depth: int = 0
+        self,
+        question: str,
+        history: list[str] | tuple[str, ...] = (),
+        depth: int = 0,
+        document: str | None = None,
     ) -> Answer:
-        """Quoted passages answering `question`, or the fixed 'no answer' reply.
+        """Quoted passages answering `question` (from `document` only, if given), or the fixed
+        'no answer' reply.
 
         `depth` ranks further than the passages shown (Answer.ranked), for evaluation.
         """
         question = clean_question(question, self.settings.max_question_chars)
         text = contextualize(question, self._clean_history(history))
         index = self.index
+        if document is not None and document not in index.by_document:
+            raise DocumentNotFoundError(f"no indexed document {document!r}")
         with self._turns:
             query = make_query(text, self.embedder.encode_query(text))
-            hits = rank(index, query, max(self.settings.passages, 2, depth))
+            hits = rank(index, query, max(self.settings.passages, 2, depth), document)
             return make_answer(
                 question, index, hits, self.settings.passages, self.settings.min_confidence
             )

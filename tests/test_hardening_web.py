@@ -258,6 +258,7 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch,
 OPERATIONS = [
     ("GET", "/api/search"),
     ("POST", "/api/ask"),
+    ("GET", "/api/ask"),
     ("GET", "/health"),
     ("POST", "/api/index"),
     ("GET", "/api/index"),

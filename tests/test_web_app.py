@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -17,6 +18,7 @@ from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
 from web.app import create_app
+from web.chat import CHAT_TURNS, URL_QUESTION_CHARS
 from web.schemas import MAX_HISTORY
 
 DEFECTED = "How many North Koreans defected last year?"
@@ -162,6 +164,34 @@ def test_ask_history_makes_a_follow_up_understood(client: TestClient) -> None:
     assert follow_up["answered"] is True
     assert follow_up["passages"][0]["paragraph"] == 1
     assert "Ri Il-kyu" in follow_up["passages"][0]["text"]
+
+
+def test_get_ask_is_post_ask_for_scripts_that_cannot_post(client: TestClient) -> None:
+    for question in (DEFECTED, MERCURY):
+        posted = client.post("/api/ask", json={"question": question}).json()
+        assert client.get("/api/ask", params={"q": question}).json() == posted
+    missing = client.get("/api/ask")
+    assert missing.status_code == 422 and "q: Field required" in missing.json()["detail"]
+    empty = client.get("/api/ask", params={"q": " "})
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+
+
+def test_ask_within_one_document(tiny: TestClient) -> None:
+    question = "Which rock does lava cool into?"
+    everywhere = tiny.post("/api/ask", json={"question": question}).json()
+    assert everywhere["passages"][0]["document"] == "sub/notes.md"
+    for document in ("evil.txt", "sub/notes.md"):
+        body = {"question": question, "document": document}
+        posted = tiny.post("/api/ask", json=body).json()
+        assert {p["document"] for p in posted["passages"]} == {document}
+        got = tiny.get("/api/ask", params={"q": question, "document": document}).json()
+        assert got == posted
+    for response in (
+        tiny.post("/api/ask", json={"question": question, "document": "nope.txt"}),
+        tiny.get("/api/ask", params={"q": question, "document": "../evil.txt"}),
+    ):
+        assert response.status_code == 404
+        assert "no indexed document" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -479,37 +509,49 @@ def test_api_returns_markup_as_plain_json_text(tiny: TestClient) -> None:
     assert "<script>alert(1)</script>" in results[0]["text"]
 
 
-# --- The chat without JavaScript ---------------------------------------------------------------
+# --- The chat as a URL, with and without JavaScript --------------------------------------------
 
 
-def turn_fields(page: BeautifulSoup) -> list[str]:
-    """The hidden fields that carry the earlier turns, raw."""
-    return [i["value"] for i in page.select("form#ask input[type=hidden][name=turn]")]
+def question_fields(page: BeautifulSoup) -> list[str]:
+    """The hidden fields that carry the earlier questions."""
+    return [i["value"] for i in page.select("form#ask input[type=hidden][name=q]")]
 
 
-def turn_refs(page: BeautifulSoup) -> list[dict]:
-    return [json.loads(value) for value in turn_fields(page)]
+def questions_shown(page: BeautifulSoup) -> list[str]:
+    return [
+        t.select_one(".question").get_text(" ", strip=True).removeprefix("You asked ")
+        for t in page.select("#conversation > li.turn")
+    ]
 
 
-def ref(question: str, answered: bool = True, passages: list | None = None) -> str:
-    """A hidden turn field as a page would carry it: passages are [document, n, start, end]."""
-    return json.dumps({"q": question, "a": answered, "p": passages or []})
-
-
-def card_refs(turn) -> list[list]:
-    """[document, paragraph, start, end] of the cards of a rendered turn."""
-    refs = []
+def shown_passages(turn) -> list[tuple[str, int, str, str]]:
+    """(document, paragraph, text, marked sentence) of each card of a rendered turn."""
+    found = []
     for card in turn.select("figure.quote"):
         document, number = card.select_one("a.source").get_text(strip=True).rsplit(" ¶", 1)
         text = card.select_one("blockquote").get_text()
-        start = len(card.select_one("blockquote mark").previous_sibling or "")
-        refs.append([document, int(number), start, start + len(marked(card))])
-        assert text[start : start + len(marked(card))] == marked(card)
-    return refs
+        found.append((document, int(number), text, marked(card)))
+    return found
 
 
-def test_form_post_renders_the_answer(client: TestClient) -> None:
-    response = client.post("/", data={"question": DEFECTED})
+def api_passages(body: dict) -> list[tuple[str, int, str, str]]:
+    return [
+        (
+            p["document"],
+            p["paragraph"],
+            p["text"],
+            p["text"][p["highlight"]["start"] : p["highlight"]["end"]],
+        )
+        for p in body["passages"]
+    ]
+
+
+def test_form_post_redirects_to_the_conversation_url(client: TestClient) -> None:
+    """POST-redirect-GET: the post answers with a 303 to /?q=…, so a reload never posts again."""
+    response = client.post("/", data={"question": DEFECTED}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/?" + urlencode({"q": DEFECTED}) + "#latest"
+    response = client.get(response.headers["location"])
     assert response.status_code == 200
     page = soup(response)
     turns = page.select("#conversation > li.turn")
@@ -522,98 +564,79 @@ def test_form_post_renders_the_answer(client: TestClient) -> None:
     assert cards[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=5#p5"
     assert cards[0].select_one("button.copy").has_attr("hidden")  # needs JavaScript
     assert re.fullmatch(r"score -?\d+\.\d\d", cards[0].select_one(".score").get_text())
-    # The turn travels on as references only: question, answered flag, passage positions.
-    assert turn_refs(page) == [{"q": DEFECTED, "a": True, "p": card_refs(turns[0])}]
+    assert question_fields(page) == [DEFECTED]
     assert page.select_one("textarea").get_text() == ""
 
 
-def test_form_post_carries_the_conversation_as_references(client: TestClient) -> None:
-    first = soup(client.post("/", data={"question": WHO}))
-    response = client.post("/", data={"question": WHY, "turn": turn_fields(first)})
-    assert response.status_code == 200
-    page = soup(response)
+def test_a_conversation_url_answers_as_the_api_does(client: TestClient) -> None:
+    """/?q=a&q=b shows for b what POST /api/ask answers with history [a], and GET /api/ask too."""
+    page = soup(client.get("/", params={"q": [WHO, WHY]}))
+    assert questions_shown(page) == [WHO, WHY]
     turns = page.select("#conversation > li.turn")
-    questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
-    assert questions == [f"You asked {WHO}", f"You asked {WHY}"]
-    # The earlier turn is shown again exactly as it was (bar the score, which is not carried).
-    before = first.select_one("#latest")
-    assert card_refs(turns[0]) == card_refs(before)
-    assert [b.get_text() for b in turns[0].select("blockquote")] == [
-        b.get_text() for b in before.select("blockquote")
-    ]
-    assert turns[0].select(".score") == []
-    assert [r["q"] for r in turn_refs(page)] == [WHO, WHY]
-    assert turn_refs(page)[0] == turn_refs(first)[0]
-    follow_up = turns[1]
-    assert NO_ANSWER not in follow_up.get_text()  # understood thanks to the earlier question
-    assert follow_up.select_one("a.source").get_text(strip=True) == "defectors.txt ¶1"
-    alone = soup(client.post("/", data={"question": WHY}))
+    first = client.post("/api/ask", json={"question": WHO}).json()
+    follow_up = client.post("/api/ask", json={"question": WHY, "history": [WHO]}).json()
+    assert shown_passages(turns[0]) == api_passages(first)
+    assert shown_passages(turns[1]) == api_passages(follow_up)
+    assert NO_ANSWER not in turns[1].get_text()  # understood thanks to the earlier question
+    by_get = client.get("/api/ask", params={"q": WHY, "history": [WHO]})
+    assert by_get.status_code == 200 and by_get.json() == follow_up
+    alone = soup(client.get("/", params={"q": WHY}))
     assert alone.select_one(".no-answer").get_text() == NO_ANSWER
 
 
-def test_form_post_runs_the_model_once_whatever_the_conversation(
+def test_each_answer_links_to_the_conversation_up_to_it(client: TestClient) -> None:
+    page = soup(client.get("/", params={"q": [WHO, WHY]}))
+    links = [a["href"] for a in page.select("#conversation > li.turn a.permalink")]
+    assert links == ["/?" + urlencode({"q": WHO}), "/?" + urlencode([("q", WHO), ("q", WHY)])]
+    assert all(b.has_attr("hidden") for b in page.select("button.copy-link"))  # needs JS
+    tools = page.select_one("#conversation-tools")
+    assert not tools.has_attr("hidden")
+    assert tools.select_one("#new-conversation")["href"] == "/"
+    assert tools.select_one("#export")["href"] == "/conversation.md?" + urlencode(
+        [("q", WHO), ("q", WHY)]
+    )
+    assert soup(client.get("/")).select_one("#conversation-tools").has_attr("hidden")
+
+
+def test_a_form_post_carries_the_conversation_as_its_questions(client: TestClient) -> None:
+    response = client.post("/", data={"question": WHY, "q": [WHO]}, follow_redirects=False)
+    assert response.headers["location"] == "/?" + urlencode([("q", WHO), ("q", WHY)]) + "#latest"
+    page = soup(client.get(response.headers["location"]))
+    assert questions_shown(page) == [WHO, WHY]
+    assert question_fields(page) == [WHO, WHY]
+
+
+def test_a_conversation_is_answered_with_one_model_pass_per_question(
     client: TestClient, embedder: Embedder
 ) -> None:
-    page = soup(client.post("/", data={"question": WHO}))
-    for question in [DEFECTED, MERCURY, WHY]:
-        before = embedder.texts_embedded
-        page = soup(client.post("/", data={"question": question, "turn": turn_fields(page)}))
-        assert embedder.texts_embedded - before == 1, question  # the new question only
-    assert len(page.select("#conversation > li.turn")) == 4
+    questions = [WHO, DEFECTED, MERCURY, WHY]
+    before = embedder.texts_embedded
+    page = soup(client.get("/", params={"q": questions}))
+    assert embedder.texts_embedded - before == len(questions)
+    assert questions_shown(page) == questions
+    before = embedder.texts_embedded
+    client.post("/", data={"question": WHY, "q": questions}, follow_redirects=False)
+    assert embedder.texts_embedded - before <= 1  # a post only redirects (and records)
 
 
-def test_earlier_turns_are_quoted_from_the_index_never_from_the_form(
-    client: TestClient, seed_engine: Engine
-) -> None:
-    """A reference can only point at a real paragraph; a span must lie inside it."""
-    third = seed_engine.document("defectors.txt")[2].text
-    size = len(third)
-    passages = [
-        ["defectors.txt", 3, 4, 20],  # valid: shown, verbatim
-        ["defectors.txt", 99, 0, 5],  # no such paragraph
-        ["defectors.txt", 0, 0, 5],
-        ["defectors.txt", 3, 5, 5],  # empty span
-        ["defectors.txt", 3, 9, 4],  # reversed
-        ["defectors.txt", 3, -1, 4],
-        ["defectors.txt", 3, 0, size + 1],  # past the end
-        ["nope.txt", 1, 0, 5],  # no such document
-        ["../../etc/passwd", 1, 0, 5],
-        ["defectors.txt", 3, 0, size],  # valid: the whole paragraph marked
-    ]
-    fields = [
-        ref("Who <b>defected</b>?", True, passages),
-        "not json",
-        ref("", True, [["defectors.txt", 3, 0, 5]]),  # no question: the turn is dropped
-        json.dumps({"q": "extra", "a": True, "p": [], "text": "injected words"}),
-        json.dumps({"q": "five", "a": True, "p": [["defectors.txt", 3, 0, 5, "injected"]]}),
-        json.dumps({"q": "typed", "a": "maybe", "p": []}),
-        ref("gone", True, [["defectors.txt", 42, 0, 5]]),
-        ref("unanswered", False, [["defectors.txt", 2, 0, 3]]),
-    ]
-    response = client.post("/", data={"question": DEFECTED, "turn": fields})
+def test_a_url_puts_no_words_on_the_page_but_its_questions(client: TestClient) -> None:
+    """Whatever a URL says, the page shows its questions as text and the index's paragraphs."""
+    hostile = "Who <b>defected</b>? <script>alert(1)</script>"
+    response = client.get("/", params={"q": ["", "  ", hostile, "a" * 5000, DEFECTED]})
     assert response.status_code == 200
-    assert "injected" not in response.text and "<b>defected</b>" not in response.text
+    assert "<b>defected</b>" not in response.text and "<script>alert(1)" not in response.text
     page = soup(response)
-    turns = page.select("#conversation > li.turn")
-    questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
-    assert questions == [
-        "You asked Who <b>defected</b>?",
-        "You asked gone",
-        "You asked unanswered",
-        f"You asked {DEFECTED}",
-    ]
-    kept = turns[0].select("figure.quote")
-    assert card_refs(turns[0]) == [["defectors.txt", 3, 4, 20], ["defectors.txt", 3, 0, size]]
-    assert [c.select_one("blockquote").get_text() for c in kept] == [third, third]
-    assert marked(kept[0]) == third[4:20]
-    assert kept[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=3#p3"
-    gone = turns[1].select_one(".no-answer").get_text()
-    assert gone == "The quoted passages are no longer in the index."
-    assert turns[2].select_one(".no-answer").get_text() == NO_ANSWER
-    assert turns[2].select_one("details.closest a.source").get_text() == "defectors.txt ¶2"
-    # What travels on is what was shown: the invalid parts are gone for good.
-    assert turn_refs(page)[0]["p"] == card_refs(turns[0])
-    assert len(turn_refs(page)) == 4
+    assert questions_shown(page) == [hostile, DEFECTED]  # unusable ones dropped
+    paragraphs = {p.text for p in client.app.state.engine.document("defectors.txt")}
+    assert {b.get_text() for b in page.select("blockquote")} <= paragraphs
+
+
+def test_a_url_whose_last_question_is_unusable_says_why(client: TestClient) -> None:
+    response = client.get("/", params={"q": [WHO, "   "]})
+    assert response.status_code == 422
+    page = soup(response)
+    assert page.select_one("#status").get_text() == "the question is empty"
+    assert questions_shown(page) == [WHO]
 
 
 def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClient) -> None:
@@ -625,27 +648,61 @@ def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClie
     assert details.select_one("summary").get_text() == "Closest passages"
     assert len(details.select("figure.quote")) >= 1
     assert reply.select(":scope > figure.quote") == []
-    assert turn_refs(page)[0]["a"] is False
 
 
 def test_form_post_of_an_empty_question_keeps_the_conversation(client: TestClient) -> None:
-    earlier = ref(WHO, True, [["defectors.txt", 1, 0, 10]])
-    response = client.post("/", data={"question": "   ", "turn": [earlier]})
+    response = client.post("/", data={"question": "   ", "q": [WHO]}, follow_redirects=False)
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#status").get_text() == "the question is empty"
-    assert len(page.select("#conversation > li.turn")) == 1
-    assert turn_refs(page) == [json.loads(earlier)]
+    assert questions_shown(page) == [WHO]
+    assert question_fields(page) == [WHO]
 
 
-def test_form_post_keeps_only_the_recent_turns(client: TestClient) -> None:
-    earlier = [ref(f"question number {n} about defectors", False) for n in range(30)]
-    page = soup(client.post("/", data={"question": DEFECTED, "turn": earlier}))
-    assert [r["q"] for r in turn_refs(page)] == [
-        *[f"question number {n} about defectors" for n in range(10, 30)],
-        DEFECTED,
-    ]
-    assert len(page.select("#conversation > li.turn")) == 21
+def test_a_conversation_keeps_only_the_recent_questions(client: TestClient) -> None:
+    earlier = [f"question number {n} about defectors" for n in range(30)]
+    response = client.post("/", data={"question": DEFECTED, "q": earlier}, follow_redirects=False)
+    kept = parse_qs(urlsplit(response.headers["location"]).query)["q"]
+    assert kept == [*earlier[-(CHAT_TURNS - 1) :], DEFECTED]
+    # Long questions: the oldest go first, so a link stays short enough for any server.
+    long = [f"{n} " + "defectors " * 150 for n in range(8)]  # ~1,500 characters each
+    response = client.post("/", data={"question": DEFECTED, "q": long}, follow_redirects=False)
+    location = response.headers["location"]
+    assert len(location) < 3 * URL_QUESTION_CHARS
+    kept = parse_qs(urlsplit(location).query)["q"]
+    assert kept[-1] == DEFECTED and kept[:-1] == [q.strip() for q in long[-len(kept) + 1 :]]
+    assert client.get(location).status_code == 200
+
+
+def test_a_conversation_exports_as_markdown_of_quotes_and_links(client: TestClient) -> None:
+    response = client.get("/conversation.md", params={"q": [DEFECTED, MERCURY]})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.text
+    assert text.startswith("# Ask the documents\n")
+    assert f"\n## {DEFECTED}\n" in text and f"\n## {MERCURY}\n" in text
+    assert "— [defectors.txt ¶5](http://testserver/documents/defectors.txt?p=5#p5)" in text
+    assert f"\n{NO_ANSWER}\n" in text
+    # Only the questions, their links, quotes of whole paragraphs and fixed phrases.
+    paragraphs = {p.text for p in client.app.state.engine.document("defectors.txt")}
+    fixed = {"# Ask the documents", NO_ANSWER, "Closest passages:"}
+    quote: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith(">"):
+            quote.append(line[2:])
+            continue
+        if quote:
+            assert "\n".join(quote).replace("**", "") in paragraphs
+            quote = []
+        assert (
+            not line
+            or line in fixed
+            or line in (f"## {DEFECTED}", f"## {MERCURY}")
+            or re.fullmatch(r"<http://testserver/\?q=[^>]+>", line)
+            or re.fullmatch(r"— \[defectors\.txt ¶\d\]\(http://testserver/documents/\S+\)", line)
+        ), line
+    assert text.count("**") >= 2  # the best sentence of each quote is marked
 
 
 # --- The API reference -------------------------------------------------------------------------
@@ -693,7 +750,8 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     page = soup(response)
     headings = [h.get_text() for h in page.select("h2 code")]
     assert headings == [
-        "GET /api/search", "POST /api/ask", "GET /health", "GET /api/index", "POST /api/index",
+        "GET /api/search", "POST /api/ask", "GET /api/ask", "GET /health", "GET /api/index",
+        "POST /api/index",
     ]  # fmt: skip
     needs_token = [
         s.select_one("h2 code").get_text()

@@ -19,12 +19,12 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.engine import CONCURRENT_QUESTIONS, Engine
+from qa.engine import CONCURRENT_QUESTIONS, Engine, clean_question
 from qa.errors import (
     DocumentNotFoundError,
     IndexBusyError,
@@ -34,11 +34,12 @@ from qa.errors import (
     QuestionError,
 )
 from qa.rebuilder import Rebuilder
-from web import chat as no_js_chat
+from web import chat as conversations
 from web.schemas import (
     ADMIN_ERRORS,
     BODY_ERRORS,
     ERRORS,
+    MAX_HISTORY,
     AskRequest,
     AskResponse,
     ErrorResponse,
@@ -175,16 +176,50 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         passages = engine.search(q, k=k, document=document)
         return {"query": q, "results": [passage_dict(p, base(request)) for p in passages]}
 
+    ask_responses = {
+        **ERRORS,
+        404: {"model": ErrorResponse, "description": "No indexed document has that id."},
+    }
+
     @app.post(
         "/api/ask",
         response_model=AskResponse,
-        responses={**ERRORS, **BODY_ERRORS},
+        responses={**ask_responses, **BODY_ERRORS},
         tags=["api"],
         summary="Answer a question with quoted passages",
     )
     def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
         """Passages that answer the question, or `answered: false` and the closest passages."""
-        return answer_dict(engine.ask(body.question, body.history), base(request))
+        answer = engine.ask(body.question, body.history, document=body.document)
+        return answer_dict(answer, base(request))
+
+    @app.get(
+        "/api/ask",
+        response_model=AskResponse,
+        responses=ask_responses,
+        tags=["api"],
+        summary="Answer a question with quoted passages (for scripts that cannot POST)",
+    )
+    def api_ask_get(
+        request: Request,
+        q: Annotated[
+            str,
+            Query(description="The question.", examples=["How many North Koreans defected?"]),
+        ],
+        history: Annotated[
+            list[str],
+            Query(
+                max_length=MAX_HISTORY,
+                description="Earlier questions of the conversation, oldest first (repeat it).",
+            ),
+        ] = [],  # noqa: B006 (FastAPI copies a default; it is never mutated)
+        document: Annotated[
+            str | None,
+            Query(description="Only this document id.", examples=["defectors.txt"]),
+        ] = None,
+    ) -> dict[str, Any]:
+        """The same answer as `POST /api/ask` with that question, history and document."""
+        return answer_dict(engine.ask(q, history, document=document), base(request))
 
     @app.get(
         "/health",
@@ -235,19 +270,65 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     # --- Pages --------------------------------------------------------------------------------
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def chat(request: Request) -> HTMLResponse:
-        return render(request, "chat.html", {"turns": [], "draft": "", "error": ""})
+    def chat_page(
+        request: Request,
+        questions: list[str],
+        document: str | None,
+        draft: str = "",
+        error: str = "",
+    ) -> HTMLResponse:
+        context = {
+            "turns": conversations.converse(engine, questions, document),
+            "draft": draft,
+            "error": error,
+            "document": document,
+            "export": conversations.export_path(questions, document),
+        }
+        return render(request, "chat.html", context, status=422 if error else 200)
 
-    @app.post("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat(
+        request: Request,
+        q: Annotated[list[str] | None, Query()] = None,
+        document: Annotated[str | None, Query()] = None,
+    ) -> HTMLResponse:
+        """The chat; `/?q=…&q=…` is a conversation, answered here (no JavaScript needed)."""
+        questions, error = conversations.usable(engine, q or [])
+        draft = (q or [""])[-1] if error else ""
+        return chat_page(request, questions, document or None, draft, error)
+
+    @app.post("/", include_in_schema=False)
     def chat_post(
         request: Request,
         question: Annotated[str, Form()] = "",
-        turn: Annotated[list[str] | None, Form()] = None,
-    ) -> HTMLResponse:
-        """The chat without JavaScript: earlier turns come back as hidden references."""
-        context, status = no_js_chat.converse(engine, question, turn or [])
-        return render(request, "chat.html", context, status=status)
+        q: Annotated[list[str] | None, Form()] = None,
+        document: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        """The chat form without JavaScript: post, then see the conversation at its URL
+        (POST-redirect-GET: a reload or Back never posts again)."""
+        questions, _ = conversations.usable(engine, q or [])
+        document = document or None
+        try:
+            questions.append(clean_question(question, engine.settings.max_question_chars))
+        except QuestionError as e:  # nothing to redirect to: this page, with the reason
+            return chat_page(request, questions, document, question, str(e))
+        path = conversations.conversation_path(conversations.shortened(questions), document)
+        return RedirectResponse(path + "#latest", status_code=303)
+
+    @app.get("/conversation.md", include_in_schema=False)
+    def conversation_markdown(
+        request: Request,
+        q: Annotated[list[str] | None, Query()] = None,
+        document: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        """The conversation `/?q=…` as Markdown: questions, quoted passages, links."""
+        questions, _ = conversations.usable(engine, q or [])
+        turns = conversations.converse(engine, questions, document or None, base(request))
+        return Response(
+            conversations.markdown(turns, base(request)),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="conversation.md"'},
+        )
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents(request: Request) -> HTMLResponse:

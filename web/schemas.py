@@ -110,6 +110,11 @@ class AskRequest(BaseModel):
         "follow-up such as “Why did he leave?” be understood after “Who is Ri Il-kyu?”.",
         examples=[["Who is Ri Il-kyu?"]],
     )
+    document: Text | None = Field(
+        default=None,
+        description="Answer from this document only (its id); null or absent: all documents.",
+        examples=["defectors.txt"],
+    )
 
 
 class AskResponse(BaseModel):

@@ -45,7 +45,18 @@
     return figure;
   }
 
-  function turn(answer) {
+  // The tools under an answer: a link to the conversation up to it, and a button to copy it.
+  function tools(link) {
+    const permalink = el("a", "permalink", "Link to this answer");
+    permalink.href = link;
+    const button = el("button", "copy-link", "Copy link");
+    button.type = "button";
+    const line = el("p", "turn-tools");
+    line.append(permalink, " ", button);
+    return line;
+  }
+
+  function turn(answer, link) {
     const question = el("p", "question");
     question.append(el("span", "who", "You asked"), " ", answer.question);
     const reply = el("div", "reply");
@@ -60,7 +71,7 @@
       }
     }
     const item = el("li", "turn");
-    item.append(question, reply);
+    item.append(question, reply, tools(link));
     return item;
   }
 
@@ -70,59 +81,66 @@
   }
 
   function flash(button, text) {
+    const label = button.textContent;
     button.textContent = text;
     setTimeout(() => {
-      button.textContent = "Copy quote";
+      button.textContent = label;
     }, 2000);
   }
 
   // Copy buttons need JavaScript, so they start hidden.
-  for (const button of document.querySelectorAll("button.copy")) button.hidden = false;
+  for (const button of document.querySelectorAll("button.copy, button.copy-link")) {
+    button.hidden = false;
+  }
 
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("button.copy");
-    if (!button) return;
-    const figure = button.closest("figure");
-    const quote = figure.querySelector("blockquote");
-    const text = `${quote.textContent}\n— ${figure.querySelector("a.source").textContent}`;
+  async function copy(button, text, fallback) {
     try {
       await navigator.clipboard.writeText(text);
       flash(button, "Copied");
     } catch {
       const range = document.createRange();
-      range.selectNodeContents(quote);
+      range.selectNodeContents(fallback);
       const selection = window.getSelection();
       selection.removeAllRanges();
       selection.addRange(range);
       flash(button, "Selected: press Ctrl+C");
     }
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.copy");
+    if (button) {
+      // The quote, its source and the address of its paragraph.
+      const figure = button.closest("figure");
+      const quote = figure.querySelector("blockquote");
+      const source = figure.querySelector("a.source");
+      const text = `${quote.textContent}\n— ${source.textContent} ${source.href}`;
+      await copy(button, text, quote);
+      return;
+    }
+    const linkButton = event.target.closest("button.copy-link");
+    if (linkButton) {
+      const link = linkButton.closest(".turn-tools").querySelector("a.permalink");
+      await copy(linkButton, link.href, link);
+    }
   });
 
   if (!form || !conversation || !box) return;
 
-  // Earlier turns travel in hidden fields as references (see templates/chat.html): the same
-  // fields a post without JavaScript would send, so both ways keep one conversation.
-  function earlierQuestion(input) {
-    try {
-      return JSON.parse(input.value).q;
-    } catch {
-      return undefined;
-    }
+  // Earlier questions travel in hidden fields (see templates/chat.html): the same fields a
+  // post without JavaScript sends, so both ways keep one conversation. The conversation is
+  // also the page's address, /?q=…&q=…, so a reload or Back shows it again.
+  const history = Array.from(form.querySelectorAll('input[name="q"]'), (input) => input.value);
+  const filter = form.querySelector('[name="document"]');
+
+  function conversationPath(questions) {
+    const params = new URLSearchParams();
+    for (const q of questions) params.append("q", q);
+    if (filter?.value) params.append("document", filter.value);
+    const query = params.toString();
+    return query ? `/?${query}` : "/";
   }
 
-  function reference(answer) {
-    const passages = answer.passages.map((p) => [
-      p.document,
-      p.paragraph,
-      p.highlight.start,
-      p.highlight.end,
-    ]);
-    return JSON.stringify({ q: answer.question, a: answer.answered, p: passages });
-  }
-
-  const history = Array.from(form.querySelectorAll('input[name="turn"]'), earlierQuestion).filter(
-    (q) => typeof q === "string",
-  );
   const send = form.querySelector('button[type="submit"]');
   let busy = false;
 
@@ -143,21 +161,32 @@
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question: box.value, history: history.slice(-HISTORY_SENT) }),
+        body: JSON.stringify({
+          question: box.value,
+          history: history.slice(-HISTORY_SENT),
+          ...(filter?.value ? { document: filter.value } : {}),
+        }),
       });
       const data = await response.json().catch(() => ({}));
       if (!response.ok) {
         say(data.detail || `The request failed (HTTP ${response.status}).`, true);
         return;
       }
-      const item = turn(data);
-      conversation.append(item);
       history.push(data.question);
+      const path = conversationPath(history.slice(-HISTORY_SENT));
+      const item = turn(data, path);
+      conversation.append(item);
       const hidden = el("input");
       hidden.type = "hidden";
-      hidden.name = "turn";
-      hidden.value = reference(data);
+      hidden.name = "q";
+      hidden.value = data.question;
       form.querySelector("label").before(hidden); // after the earlier ones, in order
+      window.history.replaceState(null, "", path);
+      const tools = document.getElementById("conversation-tools");
+      if (tools) {
+        tools.hidden = false;
+        document.getElementById("export").href = `/conversation.md${path.slice(1)}`;
+      }
       document.getElementById("intro")?.remove();
       box.value = "";
       say("");
