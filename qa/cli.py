@@ -34,16 +34,24 @@ def _parser() -> argparse.ArgumentParser:
 
     command("chat", "terminal chat: one question per line on stdin", docs=True)
 
+    def json_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--document", help="only this document id")
+        p.add_argument("--json", action="store_true", help="print JSON (the API's fields)")
+        p.add_argument(
+            "--base-url",
+            help="where `qa serve` runs, for the `url` of each passage "
+            "(default http://HOST:PORT of the settings)",
+        )
+
     p = command("ask", "answer one question with quoted passages")
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to show (default 3)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flags(p)
 
     p = command("search", "ranked paragraphs for a query")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5, help="results (default 5)")
-    p.add_argument("--document", help="only this document id")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flags(p)
 
     p = command("eval", "measure retrieval quality on a SQuAD-format file")
     p.add_argument("file", type=Path)
@@ -67,6 +75,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "k", None) is not None and args.command == "ask":
         overrides["passages"] = args.k
     return Settings.load(overrides)
+
+
+def _base_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The server the `url`s point at: --base-url, else where `qa serve` would listen."""
+    if args.base_url:
+        return args.base_url.rstrip("/")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def format_passage(number: int, p: Passage) -> str:
@@ -109,14 +125,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {plan.note}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
-        answer = _engine(settings).ask(args.question)
-        print(
-            json.dumps(answer.as_dict(), ensure_ascii=False) if args.json else format_answer(answer)
-        )
+        answer = _engine(settings).ask(args.question, document=args.document)
+        if args.json:
+            from web.schemas import answer_dict  # the API's shapes, so the fields are the same
+
+            print(json.dumps(answer_dict(answer, _base_url(args, settings)), ensure_ascii=False))
+        else:
+            print(format_answer(answer))
     elif args.command == "search":
         passages = _engine(settings).search(args.query, k=args.k, document=args.document)
         if args.json:
-            out = {"query": args.query, "results": [p.as_dict() for p in passages]}
+            from web.schemas import passage_dict
+
+            base = _base_url(args, settings)
+            out = {"query": args.query, "results": [passage_dict(p, base) for p in passages]}
             print(json.dumps(out, ensure_ascii=False))
         else:
             print("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1)))

@@ -42,7 +42,8 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     data = json.loads(out)
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
-                                        "highlight"}  # fmt: skip
+                                        "highlight", "url"}  # fmt: skip
+    assert data["passages"][0]["url"] == "http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
@@ -114,3 +115,25 @@ def test_python_dash_m_qa_runs_in_a_subprocess(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("qa: error: no index in") and "Traceback" not in result.stderr
+
+
+def test_json_output_has_the_api_fields(workdir: Path, capsys, seed_settings, embedder) -> None:
+    """`qa ask --json` and `qa search --json` print what the API answers, `url` included."""
+    from fastapi.testclient import TestClient
+
+    from qa.engine import Engine
+    from web.app import create_app
+
+    api = TestClient(create_app(Engine(seed_settings, embedder)), base_url="http://qa.example")
+    question = "How many North Koreans defected last year?"
+    flags = ["--index", str(seed_settings.index)]
+    flags += ["--base-url", "http://qa.example/"]
+    code, out, _ = run(capsys, "ask", question, "--json", *flags)
+    assert code == 0
+    assert json.loads(out) == api.post("/api/ask", json={"question": question}).json()
+    code, out, _ = run(capsys, "search", "defectors", "-k", "3", "--json", *flags)
+    assert code == 0
+    expected = api.get("/api/search", params={"q": "defectors", "k": 3}).json()
+    assert json.loads(out) == expected
+    code, out, _ = run(capsys, "ask", question, "--json", "--document", "nope.txt", *flags)
+    assert code == 2

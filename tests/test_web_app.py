@@ -386,6 +386,47 @@ def test_document_page_anchors_every_paragraph_and_marks_the_linked_one(
     assert plain.select(".paragraph.selected") == []
 
 
+def test_documents_json_lists_what_the_page_lists(tiny: TestClient) -> None:
+    body = tiny.get("/documents.json").json()
+    ids = [d["id"] for d in body["documents"]]
+    assert sorted(ids) == sorted(TINY)
+    page = soup(tiny.get("/documents"))
+    assert [a.get_text() for a in page.select("table.documents a")] == ids
+    assert page.select_one("a[type='application/json']")["href"] == "/documents.json"
+    notes = next(d for d in body["documents"] if d["id"] == "sub/notes.md")
+    assert notes["paragraphs"] == 2
+    assert notes["url"] == "http://testserver/documents/sub/notes.md"
+    odd = next(d for d in body["documents"] if d["id"] == "my notes #1.txt")
+    assert tiny.get(odd["url"]).status_code == 200  # the url is quoted: "#" is not a fragment
+
+
+def test_document_json_has_every_paragraph_field(tiny: TestClient, client: TestClient) -> None:
+    response = client.get("/documents/defectors.txt.json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["document"]["id"] == "defectors.txt" and body["document"]["paragraphs"] == 6
+    engine = client.app.state.engine
+    paragraphs = engine.document("defectors.txt")
+    assert len(body["paragraphs"]) == 6
+    for got, p in zip(body["paragraphs"], paragraphs):
+        fields = {f: getattr(p, f) for f in p.__dataclass_fields__}
+        assert set(got) == {*fields, "url"}  # whatever a Paragraph has
+        assert got["text"] == p.text and got["number"] == p.number
+        assert [tuple(s) for s in got["sentences"]] == list(p.sentences)
+        assert got["url"] == f"http://testserver/documents/defectors.txt?p={p.number}#p{p.number}"
+    page = soup(client.get("/documents/defectors.txt"))
+    json_link = page.select_one("a[type='application/json']")["href"]
+    assert json_link == "/documents/defectors.txt.json"
+    # Ids that need quoting, in subfolders; anything else is a 404 like the page.
+    quoted = tiny.get("/documents/my%20notes%20%231.txt.json")
+    assert quoted.status_code == 200 and quoted.json()["document"]["id"] == "my notes #1.txt"
+    assert tiny.get("/documents/sub/notes.md.json").json()["paragraphs"][1]["number"] == 2
+    for path in ["/documents/nope.txt.json", "/documents/../evil.txt.json", "/documents/.json"]:
+        response = tiny.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
+
+
 def test_document_page_with_a_bad_paragraph_parameter_is_422(client: TestClient) -> None:
     response = client.get("/documents/defectors.txt", params={"p": "five"})
     assert response.status_code == 422
@@ -751,7 +792,7 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     headings = [h.get_text() for h in page.select("h2 code")]
     assert headings == [
         "GET /api/search", "POST /api/ask", "GET /api/ask", "GET /health", "GET /api/index",
-        "POST /api/index",
+        "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
     ]  # fmt: skip
     needs_token = [
         s.select_one("h2 code").get_text()

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.engine import CONCURRENT_QUESTIONS, Engine, clean_question
+from qa.engine import CONCURRENT_QUESTIONS, DocumentInfo, Engine, clean_question
 from qa.errors import (
     DocumentNotFoundError,
     IndexBusyError,
@@ -42,12 +42,16 @@ from web.schemas import (
     MAX_HISTORY,
     AskRequest,
     AskResponse,
+    DocumentResponse,
+    DocumentsResponse,
     ErrorResponse,
     HealthResponse,
     IndexStatus,
     SearchResponse,
     answer_dict,
+    document_dict,
     document_path,
+    paragraph_dict,
     passage_dict,
 )
 from web.security import BodyLimit, SecurityHeaders, admin_only
@@ -330,6 +334,37 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
             headers={"Content-Disposition": 'attachment; filename="conversation.md"'},
         )
 
+    @app.get(
+        "/documents.json",
+        response_model=DocumentsResponse,
+        responses={503: ERRORS[503]},
+        tags=["api"],
+        summary="The indexed documents (the JSON of /documents)",
+    )
+    def documents_json(request: Request) -> dict[str, Any]:
+        """Every indexed document with its paragraph count and page."""
+        return {"documents": [document_dict(d, base(request)) for d in engine.documents()]}
+
+    @app.get(
+        "/documents/{doc_id:path}.json",
+        response_model=DocumentResponse,
+        responses={
+            404: {"model": ErrorResponse, "description": "No indexed document has that id."},
+            503: ERRORS[503],
+        },
+        tags=["api"],
+        summary="A document's paragraphs (the JSON of its page)",
+    )
+    def document_json(request: Request, doc_id: str) -> dict[str, Any]:
+        """The document `doc_id` (its id, without `.json`) and its paragraphs as indexed."""
+        paragraphs = engine.document(doc_id)
+        known = (d for d in engine.documents() if d.id == doc_id)
+        info = next(known, DocumentInfo(doc_id, len(paragraphs)))  # (if swapped meanwhile)
+        return {
+            "document": document_dict(info, base(request)),
+            "paragraphs": [paragraph_dict(p, base(request)) for p in paragraphs],
+        }
+
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents(request: Request) -> HTMLResponse:
         return render(request, "documents.html", {"documents": engine.documents()})
@@ -346,7 +381,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     def error(request: Request, status: int, message: str, headers: Any = None) -> Response:
         path = request.url.path
-        if path.startswith("/api/") or path == "/health":
+        if path.startswith("/api/") or path == "/health" or path.endswith(".json"):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         context = {"status": status, "message": message}
         response = render(request, "error.html", context, status=status, footer=False)

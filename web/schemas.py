@@ -5,12 +5,17 @@ They document the API in the OpenAPI schema (and so on /docs); the app in web/ap
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import dataclasses
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from qa.answer import Answer, Passage
+from qa.paragraphs import Paragraph
+
+if TYPE_CHECKING:
+    from qa.engine import DocumentInfo
 
 MAX_HISTORY = 100  # earlier questions /api/ask accepts
 
@@ -242,6 +247,50 @@ class IndexStatus(BaseModel):
     )
 
 
+class DocumentOut(BaseModel):
+    """An indexed document (more fields, such as its title, when the index knows them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(
+        description="Document id: its path relative to the documents folder.",
+        examples=["defectors.txt"],
+    )
+    paragraphs: int = Field(description="How many paragraphs it has.", examples=[6])
+    url: str = Field(
+        description="Its page.", examples=["http://127.0.0.1:8000/documents/defectors.txt"]
+    )
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut] = Field(description="Every indexed document, in index order.")
+
+
+class ParagraphOut(BaseModel):
+    """A paragraph as indexed (more fields, such as its section or page, when the index has
+    them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document: str = Field(description="Document id.", examples=["defectors.txt"])
+    number: int = Field(description="1-based number in the document.", examples=[5])
+    start: int = Field(description="Offset of its text in the document's text.", examples=[2070])
+    end: int = Field(description="Offset just past its end.", examples=[2612])
+    text: str = Field(description="The paragraph, verbatim.")
+    sentences: list[list[int]] = Field(
+        description="Its sentences as [start, end] offsets in `text`.", examples=[[[0, 84]]]
+    )
+    url: str = Field(
+        description="Its place on the document's page.",
+        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"],
+    )
+
+
+class DocumentResponse(BaseModel):
+    document: DocumentOut = Field(description="The document.")
+    paragraphs: list[ParagraphOut] = Field(description="Its paragraphs, in order.")
+
+
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {
         "model": ErrorResponse,
@@ -271,3 +320,16 @@ def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
 def answer_dict(answer: Answer, base: str = "") -> dict[str, Any]:
     """Answer.as_dict() with a `url` on each passage."""
     return {**answer.as_dict(), "passages": [passage_dict(p, base) for p in answer.passages]}
+
+
+def document_dict(document: DocumentInfo, base: str = "") -> dict[str, Any]:
+    """Every field of a DocumentInfo, plus the `url` of its page."""
+    return {**dataclasses.asdict(document), "url": base + document_path(document.id)}
+
+
+def paragraph_dict(paragraph: Paragraph, base: str = "") -> dict[str, Any]:
+    """Every field of a Paragraph (whatever the index keeps: a field added there appears here),
+    plus the `url` of its place on the document's page."""
+    fields = {f.name: getattr(paragraph, f.name) for f in dataclasses.fields(paragraph)}
+    url = base + document_path(paragraph.document, paragraph.number)
+    return {**fields, "sentences": [list(s) for s in paragraph.sentences], "url": url}
