@@ -20,6 +20,7 @@ from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, resolve_model
 from qa.errors import DocumentNotFoundError, QuestionError
+from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
 from qa.indexer import Plan, build
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
@@ -175,6 +176,13 @@ class Engine:
 
     def documents(self) -> list[DocumentInfo]:
         return [DocumentInfo(d["id"], d["paragraphs"]) for d in self.index.manifest["documents"]]
+
+    def examples(self, count: int = 4, documents: int = 12) -> list[Example]:
+        """Example questions, verbatim from the first `documents` documents (qa/examples.py)."""
+        index = self.index
+        ids = [d["id"] for d in index.manifest["documents"][:documents]]
+        rows = {i: index.by_document.get(i, [])[:PARAGRAPHS_LOOKED_AT] for i in ids}
+        return pick([(i, [index.paragraphs[r] for r in rows[i]]) for i in ids], count)
 
     def document(self, doc_id: str) -> list[Paragraph]:
         """The paragraphs of an indexed document; DocumentNotFoundError for anything else."""

@@ -377,3 +377,25 @@ def test_without_javascript_a_reload_does_not_post_again(browser: Browser, serve
         assert tab.problems == []
     finally:
         tab.context.close()
+
+
+# --- The empty page ----------------------------------------------------------------------------
+
+
+def test_the_empty_page_shows_what_is_indexed_and_examples_that_answer(tab: Tab) -> None:
+    page = tab.open()
+    overview = page.locator("#overview")
+    expect(overview.locator(".indexed li")).to_have_text(["defectors.txt 6 paragraphs"])
+    examples = overview.locator(".examples a")
+    expect(examples).not_to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "empty.png", full_page=True)
+    example = examples.first.text_content()
+    seeds = (Path(__file__).resolve().parent.parent / "seeds" / "defectors.txt").read_text("utf-8")
+    assert example in seeds  # verbatim
+    with page.expect_navigation():
+        examples.first.click()
+    assert questions_on(page) == [example]
+    expect(last_turn(page).locator(".no-answer")).to_have_count(0)
+    expect(page.locator("#overview")).to_have_count(0)
+    assert tab.problems == []

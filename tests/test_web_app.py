@@ -715,6 +715,48 @@ def test_a_conversation_keeps_only_the_recent_questions(client: TestClient) -> N
     assert client.get(location).status_code == 200
 
 
+def test_the_empty_page_shows_the_documents_and_examples_from_them(tiny: TestClient) -> None:
+    page = soup(tiny.get("/"))
+    listed = {
+        li.select_one("a").get_text(): li.select_one(".count").get_text()
+        for li in page.select("#overview .indexed li")
+    }
+    assert listed == {
+        "evil.txt": "2 paragraphs", "sub/notes.md": "2 paragraphs",
+        "my notes #1.txt": "1 paragraph", "a<b>.txt": "1 paragraph",
+    }  # fmt: skip
+    examples = page.select("#overview .examples li")
+    assert examples
+    for example in examples:
+        text = example.select_one("a").get_text()
+        source = example.select_one(".from").get_text()
+        assert text in TINY[source]  # verbatim from the document it names
+        assert example.select_one("a")["href"] == "/?" + urlencode({"q": text})
+    assert soup(tiny.get("/", params={"q": "cats"})).select("#overview") == []
+
+
+def test_a_conversation_can_ask_within_one_document(tiny: TestClient) -> None:
+    page = soup(tiny.get("/"))
+    options = [(o["value"], o.get_text()) for o in page.select("select[name=document] option")]
+    assert options[0] == ("", "all documents")
+    assert sorted(v for v, _ in options[1:]) == sorted(TINY)
+    question = "Which rock does lava cool into?"
+    response = tiny.post(
+        "/", data={"question": question, "document": "evil.txt"}, follow_redirects=False
+    )
+    location = response.headers["location"]
+    assert location == "/?" + urlencode({"q": question, "document": "evil.txt"}) + "#latest"
+    page = soup(tiny.get(location))
+    assert {a.get_text().rsplit(" ¶")[0] for a in page.select("a.source")} == {"evil.txt"}
+    assert page.select_one("select[name=document] option[selected]")["value"] == "evil.txt"
+    assert page.select_one("a.permalink")["href"] == location.removesuffix("#latest")
+    assert "document=evil.txt" in page.select_one("#export")["href"]
+    everywhere = soup(tiny.get("/", params={"q": question}))
+    assert everywhere.select_one("a.source").get_text().startswith("sub/notes.md")
+    missing = tiny.get("/", params={"q": question, "document": "nope.txt"})
+    assert missing.status_code == 404
+
+
 def test_a_conversation_exports_as_markdown_of_quotes_and_links(client: TestClient) -> None:
     response = client.get("/conversation.md", params={"q": [DEFECTED, MERCURY]})
     assert response.status_code == 200

@@ -100,6 +100,7 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.globals["document_path"] = document_path
+    env.globals["conversation_path"] = conversations.conversation_path
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return Jinja2Templates(env=env)
 
@@ -281,12 +282,15 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         draft: str = "",
         error: str = "",
     ) -> HTMLResponse:
+        turns = conversations.converse(engine, questions, document)
         context = {
-            "turns": conversations.converse(engine, questions, document),
+            "turns": turns,
             "draft": draft,
             "error": error,
             "document": document,
             "export": conversations.export_path(questions, document),
+            "documents": [document_dict(d) for d in engine.documents()],
+            "examples": [] if turns else engine.examples(),
         }
         return render(request, "chat.html", context, status=422 if error else 200)
 

@@ -188,6 +188,7 @@
         document.getElementById("export").href = `/conversation.md${path.slice(1)}`;
       }
       document.getElementById("intro")?.remove();
+      document.getElementById("overview")?.remove();
       box.value = "";
       say("");
       item.scrollIntoView({ block: "start" });
