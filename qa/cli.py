@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=5, help="results (default 5)")
     json_flags(p)
 
+    p = command("report", "what the documents don't answer: recorded questions, grouped")
+    p.add_argument("-k", type=int, default=3, help="closest passages per question (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--base-url", help="where `qa serve` runs, for the passages' `url`")
+
     p = command("eval", "measure retrieval quality on a SQuAD-format file")
     p.add_argument("file", type=Path)
     p.add_argument("--limit", type=int, help="ask a fixed-seed sample of N questions")
@@ -101,6 +106,24 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def format_report(groups: list) -> str:
+    """Each group of recorded questions: how often, of which kind, its wordings, the closest
+    passages now."""
+    if not groups:
+        return "No question recorded yet: every question asked so far was answered."
+    blocks = []
+    for g in groups:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(g.kinds.items()))
+        lines = [f"{g.count}× {g.question}  ({kinds}; last {g.last_asked})"]
+        lines += [f"    also asked: {q} ({n}×)" for q, n in g.variants[1:]]
+        lines += [
+            "    " + format_passage(i, p).replace("\n", "\n    ")
+            for i, p in enumerate(g.passages, 1)
+        ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _engine(settings: Settings, build_if_missing: bool = False):
     from qa.engine import Engine
 
@@ -142,6 +165,19 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False))
         else:
             print("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1)))
+    elif args.command == "report":
+        groups = _engine(settings).report(passages=args.k)
+        if args.json:
+            from web.schemas import passage_dict
+
+            base = _base_url(args, settings)
+            out = [
+                {**g.as_dict(), "passages": [passage_dict(p, base) for p in g.passages]}
+                for g in groups
+            ]
+            print(json.dumps({"groups": out}, ensure_ascii=False))
+        else:
+            print(format_report(groups))
     elif args.command == "chat":
         chat(_engine(settings, build_if_missing=True))
     elif args.command == "eval":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import threading
 import unicodedata
@@ -19,13 +20,16 @@ from pathlib import Path
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, resolve_model
-from qa.errors import DocumentNotFoundError, QuestionError
+from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
 from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
+from qa.feedback import Feedback, Group, Kind, Record, group
 from qa.indexer import Plan, build
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Engine:
         self._index: Index | None = None
         self._reload_lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(CONCURRENT_QUESTIONS)
+        self.feedback = Feedback(settings.index, enabled=settings.feedback == "on")
 
     @property
     def embedder(self) -> Embedder:
@@ -163,6 +168,28 @@ class Engine:
             return make_answer(
                 question, index, hits, self.settings.passages, self.settings.min_confidence
             )
+
+    def record(self, question: str, kind: Kind, document: str | None = None) -> bool:
+        """Keep feedback on a question (qa/feedback.py); a failure to write is logged, never
+        the asker's problem. True if it was recorded."""
+        try:
+            version = self._index.version if self._index is not None else None
+            return self.feedback.record(Record(question, kind, document=document, version=version))
+        except FeedbackError as e:
+            log.warning("feedback not recorded: %s", e)
+            return False
+
+    def record_unanswered(self, answer: Answer, document: str | None = None) -> bool:
+        """Record the question of `answer` if the documents did not answer it."""
+        return not answer.answered and self.record(answer.question, "unanswered", document)
+
+    def report(self, passages: int = 3) -> list[Group]:
+        """The recorded questions grouped by meaning, most frequent first, each with the
+        passages of the current index that come closest to it."""
+        groups = group(self.feedback.records(), self.embedder.encode)
+        for g in groups:
+            g.passages = self.search(g.question, k=passages) if passages else []
+        return groups
 
     def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:
         """Earlier questions that are usable text; anything else is ignored, not fatal."""

@@ -39,3 +39,7 @@ class ModelError(QAError):
 
 class DocumentNotFoundError(QAError):
     """A document id that is not part of the index."""
+
+
+class FeedbackError(QAError):
+    """The feedback file cannot be written or read (permissions, disk full, damage)."""

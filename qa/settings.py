@@ -50,6 +50,14 @@ class Settings:
     admin_token: str = field(
         default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
     )
+    feedback: str = field(
+        default="on",
+        metadata={
+            "help": "record unanswered and unhelpful questions for `qa report` and /admin "
+            "(on or off)",
+            "choices": ("on", "off"),
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
     port: int = field(default=8000, metadata={"help": "port `qa serve` listens on"})
 
@@ -87,6 +95,9 @@ def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
         if isinstance(f.type, type)
         else {"Path": Path, "str": str, "float": float, "int": int}[str(f.type)]
     )
+    choices = f.metadata.get("choices")
+    if choices and raw not in choices:
+        raise SettingsError(f"{label} must be one of {', '.join(choices)}, got {raw!r}")
     if isinstance(raw, kind):
         return raw
     try:

@@ -259,6 +259,7 @@ OPERATIONS = [
     ("GET", "/api/search"),
     ("POST", "/api/ask"),
     ("GET", "/api/ask"),
+    ("POST", "/api/feedback"),
     ("GET", "/documents.json"),
     ("GET", "/documents/{doc_id}.json"),
     ("GET", "/health"),

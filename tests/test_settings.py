@@ -33,6 +33,7 @@ def test_environment_then_flags() -> None:
         ({"QA_DOC": "x"}, "unknown setting QA_DOC"),
         ({"QA_PORT": "eighty"}, "QA_PORT must be int"),
         ({"QA_MIN_CONFIDENCE": "-1"}, "must not be negative"),
+        ({"QA_FEEDBACK": "no"}, "QA_FEEDBACK must be one of on, off, got 'no'"),
     ],
 )
 def test_bad_settings_are_errors(env: dict, message: str) -> None:

@@ -833,8 +833,8 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     page = soup(response)
     headings = [h.get_text() for h in page.select("h2 code")]
     assert headings == [
-        "GET /api/search", "POST /api/ask", "GET /api/ask", "GET /health", "GET /api/index",
-        "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
+        "GET /api/search", "POST /api/ask", "GET /api/ask", "POST /api/feedback", "GET /health",
+        "GET /api/index", "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
     ]  # fmt: skip
     needs_token = [
         s.select_one("h2 code").get_text()

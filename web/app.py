@@ -45,6 +45,8 @@ from web.schemas import (
     DocumentResponse,
     DocumentsResponse,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     HealthResponse,
     IndexStatus,
     SearchResponse,
@@ -54,7 +56,7 @@ from web.schemas import (
     paragraph_dict,
     passage_dict,
 )
-from web.security import BodyLimit, SecurityHeaders, admin_only
+from web.security import BodyLimit, SecurityHeaders, admin_only, same_origin
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
@@ -196,6 +198,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
         """Passages that answer the question, or `answered: false` and the closest passages."""
         answer = engine.ask(body.question, body.history, document=body.document)
+        engine.record_unanswered(answer, body.document)
         return answer_dict(answer, base(request))
 
     @app.get(
@@ -224,7 +227,23 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         ] = None,
     ) -> dict[str, Any]:
         """The same answer as `POST /api/ask` with that question, history and document."""
-        return answer_dict(engine.ask(q, history, document=document), base(request))
+        answer = engine.ask(q, history, document=document)
+        engine.record_unanswered(answer, document)
+        return answer_dict(answer, base(request))
+
+    @app.post(
+        "/api/feedback",
+        response_model=FeedbackResponse,
+        responses={**ERRORS, **BODY_ERRORS},
+        tags=["api"],
+        summary="Mark an answer helpful or not",
+    )
+    def api_feedback(body: FeedbackRequest) -> dict[str, Any]:
+        """Keep a 👍 or 👎 for the answer to `question` (kept locally for the documents'
+        owners: `qa report`, `/admin`; nothing about the sender is stored)."""
+        question = clean_question(body.question, engine.settings.max_question_chars)
+        kind = "helpful" if body.helpful else "unhelpful"
+        return {"recorded": engine.record(question, kind, body.document)}
 
     @app.get(
         "/health",
@@ -305,7 +324,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         draft = (q or [""])[-1] if error else ""
         return chat_page(request, questions, document or None, draft, error)
 
-    @app.post("/", include_in_schema=False)
+    @app.post("/", include_in_schema=False, dependencies=[Depends(same_origin)])
     def chat_post(
         request: Request,
         question: Annotated[str, Form()] = "",
@@ -317,11 +336,26 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         questions, _ = conversations.usable(engine, q or [])
         document = document or None
         try:
-            questions.append(clean_question(question, engine.settings.max_question_chars))
+            answer = engine.ask(question, questions, document=document)
         except QuestionError as e:  # nothing to redirect to: this page, with the reason
             return chat_page(request, questions, document, question, str(e))
+        engine.record_unanswered(answer, document)
+        questions.append(answer.question)
         path = conversations.conversation_path(conversations.shortened(questions), document)
         return RedirectResponse(path + "#latest", status_code=303)
+
+    @app.post("/feedback", include_in_schema=False, dependencies=[Depends(same_origin)])
+    def feedback_post(
+        question: Annotated[str, Form()] = "",
+        helpful: Annotated[str, Form()] = "",
+        document: Annotated[str | None, Form()] = None,
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        """👍 / 👎 without JavaScript: record, then back to the conversation."""
+        question = clean_question(question, engine.settings.max_question_chars)
+        engine.record(question, "helpful" if helpful == "yes" else "unhelpful", document or None)
+        local = next.startswith("/") and not next.startswith(("//", "/\\"))
+        return RedirectResponse((next if local else "/") + "#latest", status_code=303)
 
     @app.get("/conversation.md", include_in_schema=False)
     def conversation_markdown(

@@ -162,6 +162,28 @@ class AskResponse(BaseModel):
     )
 
 
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Why did he leave?", "helpful": False}]},
+    )
+
+    question: Text = Field(
+        description="The question the answer was for, as the answer gave it back.",
+        examples=["Why did he leave?"],
+    )
+    helpful: bool = Field(description="Whether the answer helped (👍) or not (👎).")
+    document: Text | None = Field(
+        default=None, description="The document the question was asked within, if any."
+    )
+
+
+class FeedbackResponse(BaseModel):
+    recorded: bool = Field(
+        description="Whether it was kept (false when the server's QA_FEEDBACK is off)."
+    )
+
+
 class HealthResponse(BaseModel):
     status: str = Field(description="Always “ok” when the index can be used.", examples=["ok"])
     documents: int = Field(description="Indexed documents.", examples=[1])

@@ -45,18 +45,48 @@
     return figure;
   }
 
-  // The tools under an answer: a link to the conversation up to it, and a button to copy it.
-  function tools(link) {
+  // 👍 / 👎 on an answer, the same form the server renders (it works without JavaScript).
+  function vote(answer, link, filterValue) {
+    const form = el("form", "vote");
+    form.method = "post";
+    form.action = "/feedback";
+    const fields = { question: answer.question, next: link };
+    if (filterValue) fields.document = filterValue;
+    for (const [name, value] of Object.entries(fields)) {
+      const input = el("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    for (const [value, label, mark] of [
+      ["yes", "Helpful", "👍"],
+      ["no", "Not helpful", "👎"],
+    ]) {
+      const button = el("button", "", mark);
+      button.type = "submit";
+      button.name = "helpful";
+      button.value = value;
+      button.title = label;
+      button.setAttribute("aria-label", label);
+      form.append(button, " ");
+    }
+    return form;
+  }
+
+  // The tools under an answer: a link to the conversation up to it, a button to copy it, and
+  // the 👍 / 👎 marks.
+  function tools(answer, link, filterValue) {
     const permalink = el("a", "permalink", "Link to this answer");
     permalink.href = link;
     const button = el("button", "copy-link", "Copy link");
     button.type = "button";
-    const line = el("p", "turn-tools");
-    line.append(permalink, " ", button);
+    const line = el("div", "turn-tools");
+    line.append(permalink, " ", button, vote(answer, link, filterValue));
     return line;
   }
 
-  function turn(answer, link) {
+  function turn(answer, link, filterValue) {
     const question = el("p", "question");
     question.append(el("span", "who", "You asked"), " ", answer.question);
     const reply = el("div", "reply");
@@ -71,7 +101,7 @@
       }
     }
     const item = el("li", "turn");
-    item.append(question, reply, tools(link));
+    item.append(question, reply, tools(answer, link, filterValue));
     return item;
   }
 
@@ -125,6 +155,31 @@
     }
   });
 
+  // A mark is sent in the background and acknowledged in place of the buttons.
+  document.addEventListener("submit", async (event) => {
+    const voteForm = event.target.closest("form.vote");
+    if (!voteForm) return;
+    event.preventDefault();
+    const data = new FormData(voteForm);
+    const body = {
+      question: data.get("question"),
+      helpful: event.submitter?.value === "yes",
+      ...(data.get("document") ? { document: data.get("document") } : {}),
+    };
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+      voteForm.replaceChildren(
+        el("span", "voted", response.ok ? "Thanks for the feedback." : "Not recorded."),
+      );
+    } catch {
+      voteForm.replaceChildren(el("span", "voted", "Not recorded."));
+    }
+  });
+
   if (!form || !conversation || !box) return;
 
   // Earlier questions travel in hidden fields (see templates/chat.html): the same fields a
@@ -174,7 +229,7 @@
       }
       history.push(data.question);
       const path = conversationPath(history.slice(-HISTORY_SENT));
-      const item = turn(data, path);
+      const item = turn(data, path, filter?.value);
       conversation.append(item);
       const hidden = el("input");
       hidden.type = "hidden";
