@@ -212,16 +212,21 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     return found, skipped
 
 
-def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
-    """All readable documents under `folder`, and the files skipped with reasons."""
+def load_documents(
+    folder: Path, on_document: Callable[[int, int], None] | None = None
+) -> tuple[list[Document], list[Skipped]]:
+    """All readable documents under `folder`, and the files skipped with reasons;
+    `on_document(read, total)` is told after each file."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoDocumentsError(f"documents folder {folder} does not exist")
     found, skipped = discover(folder)
     documents = []
-    for path, doc_id in found:
+    for read, (path, doc_id) in enumerate(found, 1):
         try:
             documents.append(read_document(path, doc_id))
         except UnreadableError as e:
             skipped.append(Skipped(doc_id, str(e)))
+        if on_document is not None:
+            on_document(read, len(found))
     return documents, skipped

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -123,8 +123,14 @@ class Embedder:
             raise ModelError(f"cannot load the embedding model from {self.path}: {e}") from e
         return "torch", encoder, encoder.max_tokens
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        """Vectors of `texts`, shape (len(texts), dimension)."""
+    def encode(
+        self,
+        texts: list[str],
+        progress: bool = False,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Vectors of `texts`, shape (len(texts), dimension); `on_batch(done, total)` is told
+        after each batch (a live server shows it)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -133,9 +139,13 @@ class Embedder:
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         vectors = self._map([[texts[i] for i in batch] for batch in batches])
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+            done = 0
             for batch, batch_vectors in zip(batches, vectors, strict=True):
                 out[batch] = batch_vectors
                 bar.update(len(batch))
+                done += len(batch)  # (a disabled bar does not count)
+                if on_batch is not None:
+                    on_batch(done, len(texts))
         self.texts_embedded += len(texts)
         return out
 

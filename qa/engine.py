@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from qa.embedder import Embedder, resolve_model
 from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
 from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
 from qa.feedback import Feedback, Group, Kind, Record, group
-from qa.indexer import Plan, build
+from qa.indexer import Plan, Progress, build
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
@@ -121,10 +122,16 @@ class Engine:
             embedder = model.result()
         check_model(index.manifest, embedder.name, embedder.dimension)
 
-    def build(self, full: bool = False, dry_run: bool = False, progress: bool = False) -> Plan:
+    def build(
+        self,
+        full: bool = False,
+        dry_run: bool = False,
+        progress: bool = False,
+        report: Callable[[Progress], None] | None = None,
+    ) -> Plan:
         plan = build(
             self.settings.docs, self.store, self.embedder,
-            full=full, dry_run=dry_run, progress=progress, loaded=self._index,
+            full=full, dry_run=dry_run, progress=progress, loaded=self._index, report=report,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:

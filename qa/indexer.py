@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,18 @@ from qa.lexical import Lexical, Text, terms
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, vector_index
 from qa.units import split_units, text_hash
+
+
+@dataclass
+class Progress:
+    """How far a build got: documents read, then texts (paragraphs and their sentences) embedded."""
+
+    phase: str = "reading"  # reading | embedding | writing
+    documents_read: int = 0
+    documents: int = 0
+    paragraphs: int = 0  # paragraphs with new text (to embed)
+    texts_embedded: int = 0
+    texts: int = 0  # texts to embed: those paragraphs' passages and sentences
 
 
 @dataclass
@@ -78,10 +91,22 @@ def build(
     dry_run: bool = False,
     progress: bool = False,
     loaded: Index | None = None,
+    report: Callable[[Progress], None] | None = None,
 ) -> Plan:
-    """Index the documents under `docs` into `store`; returns what was done."""
+    """Index the documents under `docs` into `store`; returns what was done. `report` is told
+    how far it got (documents read, texts embedded) as it goes."""
     started = time.perf_counter()
-    documents, skipped = load_documents(docs)
+    state = Progress()
+
+    def tell(**changes: int | str) -> None:
+        if report is not None:
+            for name, value in changes.items():
+                setattr(state, name, value)
+            report(replace(state))
+
+    documents, skipped = load_documents(
+        docs, lambda read, total: tell(phase="reading", documents_read=read, documents=total)
+    )
     if not documents:
         raise NoDocumentsError(
             f"no readable documents in {docs} (supported: .txt .md .html .htm .pdf); "
@@ -161,6 +186,7 @@ def build(
             if h not in passage_cache and h not in sentence_cache:
                 texts.setdefault(h, paragraphs[row].text[s:e])
         plan.texts_to_embed = len(texts)
+        tell(phase="embedding", paragraphs=plan.paragraphs_to_embed, texts=len(texts))
         if dry_run:
             plan.seconds = time.perf_counter() - started
             return plan
@@ -169,7 +195,13 @@ def build(
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
             lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
-            fresh = dict(zip(texts, embedder.encode(list(texts.values()), progress=progress)))
+            vectors = embedder.encode(
+                list(texts.values()),
+                progress=progress,
+                on_batch=lambda done, _total: tell(texts_embedded=done),
+            )
+            fresh = dict(zip(texts, vectors))
+        tell(phase="writing")
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)

@@ -47,6 +47,10 @@ class Settings:
     max_request_bytes: int = field(
         default=65536, metadata={"help": "largest request body the web app accepts, in bytes"}
     )
+    max_upload_bytes: int = field(
+        default=20 * 1024 * 1024,
+        metadata={"help": "largest document file /admin and PUT /api/documents accept, in bytes"},
+    )
     admin_token: str = field(
         default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
     )

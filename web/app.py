@@ -26,14 +26,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.engine import CONCURRENT_QUESTIONS, DocumentInfo, Engine, clean_question
 from qa.errors import (
+    DocumentExistsError,
     DocumentNotFoundError,
+    FeedbackError,
     IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
     QAError,
     QuestionError,
+    UploadTooLargeError,
 )
 from qa.rebuilder import Rebuilder
+from web import admin as admin_pages
 from web import chat as conversations
 from web.schemas import (
     ADMIN_ERRORS,
@@ -65,7 +69,9 @@ MAX_K = 50
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (QuestionError, 422),
     (DocumentNotFoundError, 404),
-    (IndexBusyError, 409),
+    ((IndexBusyError, DocumentExistsError), 409),
+    (UploadTooLargeError, 413),
+    (FeedbackError, 503),
     ((IndexMissingError, IndexCorruptError), 503),
 )
 
@@ -140,7 +146,11 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     )
     app.state.engine = engine
     app.state.rebuilder = rebuilder
-    app.add_middleware(BodyLimit, max_bytes=engine.settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=engine.settings.max_request_bytes,
+        upload_bytes=engine.settings.max_upload_bytes,
+    )
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
     pages = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -414,6 +424,8 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         """A whole indexed document, paragraph `p` highlighted; anything else is a 404."""
         context = {"doc_id": doc_id, "paragraphs": engine.document(doc_id), "selected": p}
         return render(request, "document.html", context)
+
+    admin_pages.install(app, engine, rebuilder, render, base)
 
     # --- Errors -------------------------------------------------------------------------------
 

@@ -219,6 +219,20 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class BuildProgress(BaseModel):
+    phase: Literal["reading", "embedding", "writing"] = Field(
+        description="What the build does now: reading documents, embedding new text, writing."
+    )
+    documents_read: int = Field(description="Documents read so far.")
+    documents: int = Field(description="Documents to read.")
+    paragraphs: int = Field(description="Paragraphs with new text, to embed.")
+    texts_embedded: int = Field(description="Texts embedded so far.")
+    texts: int = Field(description="Texts to embed (those paragraphs and their sentences).")
+    eta_seconds: float | None = Field(
+        description="Estimated seconds left, from the pace of the embedding so far."
+    )
+
+
 class IndexStatus(BaseModel):
     """The state of the background index build, and the index version in use."""
 
@@ -266,6 +280,19 @@ class IndexStatus(BaseModel):
         description="Version of the index in use now (it changes when a build is swapped in, "
         "including one made by `qa index` from another terminal).",
         examples=["20261127T223003-5be1d2"],
+    )
+    progress: BuildProgress | None = Field(
+        default=None, description="How far the build got (while it runs, and after)."
+    )
+
+
+class DocumentFile(BaseModel):
+    document: str = Field(description="The file's name in the documents folder (its id).")
+    bytes: int | None = Field(default=None, description="Its size, when it was written.")
+    replaced: bool | None = Field(default=None, description="Whether it replaced a file.")
+    deleted: bool | None = Field(default=None, description="True when it was deleted.")
+    build: IndexStatus | None = Field(
+        description="The rebuild started (or queued) for the change; null with rebuild=false."
     )
 
 
