@@ -265,6 +265,8 @@ OPERATIONS = [
     ("GET", "/health"),
     ("POST", "/api/index"),
     ("GET", "/api/index"),
+    ("PUT", "/api/documents/{name}"),
+    ("DELETE", "/api/documents/{name}"),
 ]
 
 

@@ -835,13 +835,17 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     assert headings == [
         "GET /api/search", "POST /api/ask", "GET /api/ask", "POST /api/feedback", "GET /health",
         "GET /api/index", "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
+        "PUT /api/documents/{name}", "DELETE /api/documents/{name}",
     ]  # fmt: skip
     needs_token = [
         s.select_one("h2 code").get_text()
         for s in page.select("section[id]")
         if "Authorization: Bearer <QA_ADMIN_TOKEN>" in s.get_text()
     ]
-    assert needs_token == ["GET /api/index", "POST /api/index"]
+    assert needs_token == [
+        "GET /api/index", "POST /api/index", "PUT /api/documents/{name}",
+        "DELETE /api/documents/{name}",
+    ]  # fmt: skip
     state = page.select_one("#schema-IndexStatus dt:-soup-contains('state')").get_text()
     assert '"idle" | "running" | "failed"' in state
     assert page.select_one("#schema-PassageOut") is not None
