@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from qa import library
+from qa.documents import SUFFIXES
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.rebuilder import Rebuilder
@@ -123,6 +124,7 @@ def install(
             "passage_dict": passage_dict,
             "feedback_on": engine.feedback.enabled,
             "max_upload": settings.max_upload_bytes,
+            "types": " ".join(sorted(SUFFIXES)),
         }
         return render(request, "admin.html", context)
 
