@@ -107,6 +107,14 @@ def test_admin_forms_need_the_session_and_its_csrf_token(
     assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]  # untouched
 
 
+def test_logout_ends_the_session(client: TestClient) -> None:
+    csrf = log_in(client)
+    response = client.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    assert f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+    assert client.get("/admin").status_code == 401
+
+
 def test_build_status_needs_the_session_or_the_token(client: TestClient) -> None:
     assert client.get("/admin/build.json").status_code == 401
     assert client.get("/admin/build.json", headers=bearer("wrong")).status_code == 401

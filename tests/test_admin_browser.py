@@ -231,3 +231,17 @@ def test_a_cross_site_form_post_is_refused(tab: Tab, engine: Engine) -> None:
         evil.shutdown()
         sock.close()
     tab.problems.clear()  # the 403 is logged by Chromium as a failed load
+
+
+def test_a_375px_screen_needs_no_horizontal_scroll(browser: Browser, server: str) -> None:
+    tab = Tab(browser, server, viewport={"width": 375, "height": 740})
+    try:
+        widths = {"/ (empty, with the filter)": tab.open().evaluate(
+            "document.documentElement.scrollWidth"
+        )}  # fmt: skip
+        widths["/admin"] = log_in(tab).evaluate("document.documentElement.scrollWidth")
+
+        assert all(width <= 375 for width in widths.values()), widths
+        assert tab.problems == []
+    finally:
+        tab.context.close()
