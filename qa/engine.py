@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, resolve_model
@@ -31,6 +33,7 @@ from qa.settings import Settings
 from qa.store import Index, Store, check_model
 
 log = logging.getLogger(__name__)
+QUESTION_VECTORS_KEPT = 50_000  # recorded wordings whose vectors report() keeps (~77 MB at most)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Engine:
         self._reload_lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(CONCURRENT_QUESTIONS)
         self.feedback = Feedback(settings.index, enabled=settings.feedback == "on")
+        self._question_vectors: dict[str, np.ndarray] = {}  # for report(): each wording once
+        self._question_vectors_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -193,10 +198,23 @@ class Engine:
     def report(self, passages: int = 3) -> list[Group]:
         """The recorded questions grouped by meaning, most frequent first, each with the
         passages of the current index that come closest to it."""
-        groups = group(self.feedback.records(), self.embedder.encode)
+        groups = group(self.feedback.records(), self._encode_questions)
         for g in groups:
             g.passages = self.search(g.question, k=passages) if passages else []
         return groups
+
+    def _encode_questions(self, questions: list[str]) -> np.ndarray:
+        """Vectors of recorded questions; each wording is embedded once per process (the admin
+        page reports on every view), up to QUESTION_VECTORS_KEPT wordings."""
+        with self._question_vectors_lock:
+            known = self._question_vectors
+            new = [q for q in questions if q not in known]
+            if len(known) + len(new) > QUESTION_VECTORS_KEPT:
+                known.clear()
+                new = list(questions)
+            if new:
+                known.update(zip(new, self.embedder.encode(new)))
+            return np.array([known[q] for q in questions], dtype=np.float32)
 
     def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:
         """Earlier questions that are usable text; anything else is ignored, not fatal."""

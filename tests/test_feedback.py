@@ -206,6 +206,12 @@ def test_questions_are_grouped_by_meaning_most_frequent_first(engine: Engine) ->
     assert groups[1].kinds == {"unanswered": 2, "unhelpful": 1}
     assert all(1 <= len(g.passages) <= 3 for g in groups)  # the closest passages now
     assert groups[0].passages[0].document == "defectors.txt"
+    # Viewed again (the admin page reports on every view): no wording is embedded again.
+    before = engine.embedder.texts_embedded
+    assert [(g.question, g.count) for g in engine.report(passages=0)] == [
+        (g.question, g.count) for g in groups
+    ]
+    assert engine.embedder.texts_embedded == before
 
 
 def test_grouping_is_deterministic_and_empty_when_nothing_was_recorded(embedder) -> None:
