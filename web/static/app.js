@@ -63,11 +63,10 @@
       ["yes", "Helpful", "👍"],
       ["no", "Not helpful", "👎"],
     ]) {
-      const button = el("button", "", mark);
+      const button = el("button", "", `${mark} ${label}`);
       button.type = "submit";
       button.name = "helpful";
       button.value = value;
-      button.title = label;
       button.setAttribute("aria-label", label);
       form.append(button, " ");
     }
