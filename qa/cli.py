@@ -76,16 +76,29 @@ def _parser() -> argparse.ArgumentParser:
 
     command("chat", "terminal chat: one question per line on stdin", docs=True)
 
+    def json_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--document", help="only this document id")
+        p.add_argument("--json", action="store_true", help="print JSON (the API's fields)")
+        p.add_argument(
+            "--base-url",
+            help="where `qa serve` runs, for the `url` of each passage "
+            "(default http://HOST:PORT of the settings)",
+        )
+
     p = command("ask", "answer one question with quoted passages")
     p.add_argument("question")
     p.add_argument("-k", type=_count, default=None, help="passages to show, 1..50 (default 3)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    json_flags(p)
 
     p = command("search", "ranked paragraphs for a query")
     p.add_argument("query")
     p.add_argument("-k", type=_count, default=5, help="results, 1..50 (default 5)")
-    p.add_argument("--document", help="only this document id")
+    json_flags(p)
+
+    p = command("report", "what the documents don't answer: recorded questions, grouped")
+    p.add_argument("-k", type=_count, default=3, help="closest passages per question (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--base-url", help="where `qa serve` runs, for the passages' `url`")
 
     p = command("eval", "measure retrieval quality on a SQuAD-format file")
     p.add_argument("file", type=Path)
@@ -118,6 +131,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.load(overrides)
 
 
+def _base_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The server the `url`s point at: --base-url, else where `qa serve` would listen."""
+    if args.base_url:
+        return args.base_url.rstrip("/")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"http://{host}:{settings.port}"
+
+
 def format_passage(number: int, p: Passage) -> str:
     s, e = p.highlight
     quoted = f"{p.text[:s]}**{p.text[s:e]}**{p.text[e:]}"
@@ -133,6 +154,24 @@ def format_answer(answer: Answer) -> str:
             lines.append("Closest passages:")
     lines += [format_passage(i, p) for i, p in enumerate(answer.passages, 1)]
     return "\n".join(lines)
+
+
+def format_report(groups: list) -> str:
+    """Each group of recorded questions: how often, of which kind, its wordings, the closest
+    passages now."""
+    if not groups:
+        return "No question recorded yet: every question asked so far was answered."
+    blocks = []
+    for g in groups:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(g.kinds.items()))
+        lines = [f"{g.count}× {g.question}  ({kinds}; last {g.last_asked})"]
+        lines += [f"    also asked: {q} ({n}×)" for q, n in g.variants[1:]]
+        lines += [
+            "    " + format_passage(i, p).replace("\n", "\n    ")
+            for i, p in enumerate(g.passages, 1)
+        ]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def _engine(settings: Settings, build_if_missing: bool = False):
@@ -168,19 +207,36 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {terminal(plan.note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
-        answer = _engine(settings).ask(args.question)
-        print(
-            json.dumps(answer.as_dict(), ensure_ascii=False)
-            if args.json
-            else terminal(format_answer(answer))
-        )
+        answer = _engine(settings).ask(args.question, document=args.document)
+        if args.json:
+            from web.schemas import answer_dict  # the API's shapes, so the fields are the same
+
+            print(json.dumps(answer_dict(answer, _base_url(args, settings)), ensure_ascii=False))
+        else:
+            print(terminal(format_answer(answer)))
     elif args.command == "search":
         passages = _engine(settings).search(args.query, k=args.k, document=args.document)
         if args.json:
-            out = {"query": args.query, "results": [p.as_dict() for p in passages]}
+            from web.schemas import passage_dict
+
+            base = _base_url(args, settings)
+            out = {"query": args.query, "results": [passage_dict(p, base) for p in passages]}
             print(json.dumps(out, ensure_ascii=False))
         else:
             print(terminal("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))))
+    elif args.command == "report":
+        groups = _engine(settings).report(passages=args.k)
+        if args.json:
+            from web.schemas import passage_dict
+
+            base = _base_url(args, settings)
+            out = [
+                {**g.as_dict(), "passages": [passage_dict(p, base) for p in g.passages]}
+                for g in groups
+            ]
+            print(json.dumps({"groups": out}, ensure_ascii=False))
+        else:
+            print(terminal(format_report(groups)))
     elif args.command == "chat":
         chat(_engine(settings, build_if_missing=True))
     elif args.command == "eval":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = 
     if not blocks:
         raise UnreadableError("empty (no text)")
     text, _ = join(blocks)
-    title = " ".join((parsed.title or "").split()) or Path(doc_id).name
+    title = " ".join((parsed.title or "").split()) or doc_id  # else its file name
     return Document(
         id=doc_id,
         path=path,
@@ -217,19 +217,24 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
 
 
 def load_documents(
-    folder: Path, known: Mapping[str, str] | None = None
+    folder: Path,
+    known: Mapping[str, str] | None = None,
+    on_document: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """All readable documents under `folder`, and the files skipped with reasons. `known`: id ->
-    hash of the files the index holds; those whose bytes are the same are not parsed again."""
+    hash of the files the index holds; those whose bytes are the same are not parsed again.
+    `on_document(read, total)` is told after each file."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoDocumentsError(f"documents folder {folder} does not exist")
     found, skipped = discover(folder)
     root = real_folder(folder)
     documents = []
-    for path, doc_id in found:
+    for read, (path, doc_id) in enumerate(found, 1):
         try:
             documents.append(read_document(path, doc_id, root, (known or {}).get(doc_id)))
         except UnreadableError as e:
             skipped.append(Skipped(doc_id, str(e)))
+        if on_document is not None:
+            on_document(read, len(found))
     return documents, skipped

@@ -130,8 +130,10 @@ class Embedder:
         texts: list[str],
         progress: bool = False,
         map_batches: MapBatches | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
-        """Vectors of `texts`, shape (len(texts), dimension).
+        """Vectors of `texts`, shape (len(texts), dimension); `on_batch(done, total)` is told
+        after each batch (a live server shows it).
 
         `map_batches` (the vectors of each batch, in order) replaces this process's encoding of
         the batches, e.g. with Ray workers (qa/cluster.py); the batches are the same either way,
@@ -145,9 +147,13 @@ class Embedder:
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         vectors = (map_batches or self._map)([[texts[i] for i in batch] for batch in batches])
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+            done = 0
             for batch, batch_vectors in zip(batches, vectors, strict=True):
                 out[batch] = batch_vectors
                 bar.update(len(batch))
+                done += len(batch)  # (a disabled bar does not count)
+                if on_batch is not None:
+                    on_batch(done, len(texts))
         self.texts_embedded += len(texts)
         return out
 

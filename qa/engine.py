@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import threading
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, MapBatches, resolve_model
-from qa.errors import DocumentNotFoundError, QuestionError
-from qa.indexer import Plan, build, documents_folder
+from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
+from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
+from qa.feedback import Feedback, Group, Kind, Record, group
+from qa.indexer import Plan, Progress, build, documents_folder
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
+
+log = logging.getLogger(__name__)
+QUESTION_VECTORS_KEPT = 50_000  # recorded wordings whose vectors report() keeps (~77 MB at most)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,9 @@ class Engine:
         self._index: Index | None = None
         self._reload_lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(CONCURRENT_QUESTIONS)
+        self.feedback = Feedback(settings.index, enabled=settings.feedback == "on")
+        self._question_vectors: dict[str, np.ndarray] = {}  # for report(): each wording once
+        self._question_vectors_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -125,13 +137,15 @@ class Engine:
     def build(
         self, full: bool = False, dry_run: bool = False, progress: bool = False,
         repoint: bool = False, map_batches: MapBatches | None = None,
+        report: Callable[[Progress], None] | None = None,
     ) -> Plan:  # fmt: skip
         """Index the documents folder (`repoint`: the one given, even if the index's is another;
-        `map_batches`: where the embedding batches run, e.g. on Ray workers)."""
+        `map_batches`: where the embedding batches run, e.g. on Ray workers; `report`: told how
+        far the build got as it goes)."""
         docs = documents_folder(self.store, self.settings.docs, repoint)
         plan = build(
-            docs, self.store, self.embedder, full=full, dry_run=dry_run,
-            progress=progress, loaded=self._index, map_batches=map_batches,
+            docs, self.store, self.embedder, full=full, dry_run=dry_run, progress=progress,
+            loaded=self._index, map_batches=map_batches, report=report,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:
@@ -153,21 +167,63 @@ class Engine:
             return [passage(index, hit) for hit in rank(index, query, k, document)]
 
     def ask(
-        self, question: str, history: list[str] | tuple[str, ...] = (), depth: int = 0
+        self,
+        question: str,
+        history: list[str] | tuple[str, ...] = (),
+        depth: int = 0,
+        document: str | None = None,
     ) -> Answer:
-        """Quoted passages answering `question`, or the fixed 'no answer' reply.
+        """Quoted passages answering `question` (from `document` only, if given), or the fixed
+        'no answer' reply.
 
         `depth` ranks further than the passages shown (Answer.ranked), for evaluation.
         """
         question = clean_question(question, self.settings.max_question_chars)
         text = contextualize(question, self._clean_history(history))
         index = self.index
+        if document is not None and document not in index.by_document:
+            raise DocumentNotFoundError(f"no indexed document {document!r}")
         with self._turns:
             query = make_query(text, self.embedder.encode_query(text))
-            hits = rank(index, query, max(self.settings.passages, 2, depth))
+            hits = rank(index, query, max(self.settings.passages, 2, depth), document)
             return make_answer(
                 question, index, hits, self.settings.passages, self.settings.min_confidence
             )
+
+    def record(self, question: str, kind: Kind, document: str | None = None) -> bool:
+        """Keep feedback on a question (qa/feedback.py); a failure to write is logged, never
+        the asker's problem. True if it was recorded."""
+        try:
+            version = self._index.version if self._index is not None else None
+            return self.feedback.record(Record(question, kind, document=document, version=version))
+        except FeedbackError as e:
+            log.warning("feedback not recorded: %s", e)
+            return False
+
+    def record_unanswered(self, answer: Answer, document: str | None = None) -> bool:
+        """Record the question of `answer` if the documents did not answer it."""
+        return not answer.answered and self.record(answer.question, "unanswered", document)
+
+    def report(self, passages: int = 3) -> list[Group]:
+        """The recorded questions grouped by meaning, most frequent first, each with the
+        passages of the current index that come closest to it."""
+        groups = group(self.feedback.records(), self._encode_questions)
+        for g in groups:
+            g.passages = self.search(g.question, k=passages) if passages else []
+        return groups
+
+    def _encode_questions(self, questions: list[str]) -> np.ndarray:
+        """Vectors of recorded questions; each wording is embedded once per process (the admin
+        page reports on every view), up to QUESTION_VECTORS_KEPT wordings."""
+        with self._question_vectors_lock:
+            known = self._question_vectors
+            new = [q for q in questions if q not in known]
+            if len(known) + len(new) > QUESTION_VECTORS_KEPT:
+                known.clear()
+                new = list(questions)
+            if new:
+                known.update(zip(new, self.embedder.encode(new)))
+            return np.array([known[q] for q in questions], dtype=np.float32)
 
     def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:
         """Earlier questions that are usable text; anything else is ignored, not fatal."""
@@ -205,6 +261,13 @@ class Engine:
         if not path.is_relative_to(folder) or not path.is_file():
             raise DocumentNotFoundError(f"the file of {doc_id!r} is not in {folder} any more")
         return path
+
+    def examples(self, count: int = 4, documents: int = 12) -> list[Example]:
+        """Example questions, verbatim from the first `documents` documents (qa/examples.py)."""
+        index = self.index
+        ids = [d["id"] for d in index.manifest["documents"][:documents]]
+        rows = {i: index.by_document.get(i, [])[:PARAGRAPHS_LOOKED_AT] for i in ids}
+        return pick([(i, [index.paragraphs[r] for r in rows[i]]) for i in ids], count)
 
     def document(self, doc_id: str) -> list[Paragraph]:
         """The paragraphs of an indexed document; DocumentNotFoundError for anything else."""

@@ -47,3 +47,20 @@ class DocumentNotFoundError(QAError):
 
 class ClusterError(QAError):
     """A build on a Ray cluster cannot start or finish (`qa index --ray`); the old index serves."""
+
+
+class FeedbackError(QAError):
+    """The feedback file cannot be written or read (permissions, disk full, damage)."""
+
+
+class UploadError(QAError):
+    """A file cannot be added to (or removed from) the documents folder: bad name or type,
+    unreadable content, or the folder cannot be written."""
+
+
+class UploadTooLargeError(UploadError):
+    """An uploaded file is over QA_MAX_UPLOAD_BYTES."""
+
+
+class DocumentExistsError(QAError):
+    """A file of that name is already in the documents folder (and replacing was not asked)."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,18 @@ from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, vec
 from qa.units import split_units, text_hash
 
 DEFAULT_DOCS = Path("seeds")  # the documents folder of a new index when none is given
+
+
+@dataclass
+class Progress:
+    """How far a build got: documents read, then texts (paragraphs and their sentences) embedded."""
+
+    phase: str = "reading"  # reading | embedding | writing
+    documents_read: int = 0
+    documents: int = 0
+    paragraphs: int = 0  # paragraphs with new text (to embed)
+    texts_embedded: int = 0
+    texts: int = 0  # texts to embed: those paragraphs' passages and sentences
 
 
 @dataclass
@@ -131,14 +144,28 @@ def build(
     progress: bool = False,
     loaded: Index | None = None,
     map_batches: MapBatches | None = None,
+    report: Callable[[Progress], None] | None = None,
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done.
 
-    `map_batches` encodes the embedder's batches elsewhere (Embedder.encode, qa/cluster.py)."""
+    `map_batches` encodes the embedder's batches elsewhere (Embedder.encode, qa/cluster.py).
+    `report` is told how far it got (documents read, texts embedded) as it goes."""
     started = time.perf_counter()
+    state = Progress()
+
+    def tell(**changes: int | str) -> None:
+        if report is not None:
+            for name, value in changes.items():
+                setattr(state, name, value)
+            report(replace(state))
+
     # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
     # deleting the last document removes its text like deleting any other.
-    documents, skipped = load_documents(docs, _known(store, full))
+    documents, skipped = load_documents(
+        docs,
+        _known(store, full),
+        lambda read, total: tell(phase="reading", documents_read=read, documents=total),
+    )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
         if not dry_run:
@@ -235,6 +262,7 @@ def build(
             if h not in passage_cache and h not in sentence_cache:
                 texts.setdefault(h, paragraphs[row].text[s:e])
         plan.texts_to_embed = len(texts)
+        tell(phase="embedding", paragraphs=plan.paragraphs_to_embed, texts=len(texts))
         if dry_run:
             plan.seconds = time.perf_counter() - started
             return plan
@@ -243,8 +271,14 @@ def build(
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
             lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
-            vectors = embedder.encode(list(texts.values()), progress, map_batches)
+            vectors = embedder.encode(
+                list(texts.values()),
+                progress=progress,
+                map_batches=map_batches,
+                on_batch=lambda done, _total: tell(texts_embedded=done),
+            )
             fresh = dict(zip(texts, vectors))
+        tell(phase="writing")
         cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
         passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
+from collections import deque
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -16,8 +18,10 @@ from pathlib import Path
 
 from qa.engine import Engine
 from qa.errors import IndexBusyError, QAError
+from qa.indexer import Progress
 
 log = logging.getLogger(__name__)
+HISTORY = 20  # finished builds remembered (in memory: the history of this server's run)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class BuildState:
     summary: str | None = None
     error: str | None = None
     version: str | None = None  # the index version in use when the state was read
+    progress: dict | None = None  # how far it got (qa.indexer.Progress, and eta_seconds)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +58,8 @@ class Rebuilder:
         self._stop = threading.Event()
         self._pending = False  # changes seen while a build ran: build again right after it
         self._threads: list[threading.Thread] = []
+        self._history: deque[BuildState] = deque(maxlen=HISTORY)
+        self._embedding_since: float | None = None
 
     @property
     def status(self) -> BuildState:
@@ -89,9 +96,28 @@ class Rebuilder:
         thread.start()
         return self._status
 
+    def history(self) -> list[BuildState]:
+        """The builds this server ran (the last HISTORY), newest first."""
+        with self._lock:
+            return [replace(b) for b in reversed(self._history)]
+
+    def _progress(self, job: str | None, progress: Progress) -> None:
+        """Keep how far the build `job` got, with an estimate of the time it still needs (from
+        the pace of its embedding so far: nearly all of a build's time)."""
+        now = time.monotonic()
+        if progress.phase != "embedding" or not progress.texts_embedded:
+            self._embedding_since = now if progress.phase == "embedding" else None
+        eta = None
+        if self._embedding_since is not None and progress.texts_embedded:
+            pace = (now - self._embedding_since) / progress.texts_embedded
+            eta = round(pace * (progress.texts - progress.texts_embedded), 1)
+        with self._lock:
+            if self._status.job == job:
+                self._status.progress = {**asdict(progress), "eta_seconds": eta}
+
     def _run(self, running: BuildState) -> None:
         try:
-            plan = self.engine.build()
+            plan = self.engine.build(report=partial(self._progress, running.job))
             status = replace(running, state="idle", finished=_now(), summary=plan.summary())
             log.info("index rebuilt (job %s): %s", running.job, status.summary)
         except QAError as e:
@@ -101,19 +127,22 @@ class Rebuilder:
             status = replace(running, state="failed", finished=_now(), error=f"unexpected: {e!r}")
             log.exception("index rebuild failed (job %s)", running.job)
         with self._lock:
+            status.progress = self._status.progress  # the last report: what it got through
             self._status = status
+            self._history.append(replace(status, version=None))
             if self._pending:  # hand over to the next build without ever looking idle
                 self._pending = False
                 self._begin()
             self._changed.notify_all()
 
-    def request(self) -> None:
-        """Start a build, or, if one is running, one more right after it."""
+    def request(self) -> BuildState:
+        """Start a build, or, if one is running, one more right after it; the state now."""
         with self._lock:
             if self._status.state == "running":
                 self._pending = True  # seen by _run under the same lock: never lost
             else:
                 self._begin()
+        return self.status
 
     def _version(self) -> str | None:
         try:

@@ -65,8 +65,20 @@ class Settings:
             "range": (1024, 2**30),
         },
     )
+    max_upload_bytes: int = field(
+        default=20 * 1024 * 1024,
+        metadata={"help": "largest document file /admin and PUT /api/documents accept, in bytes"},
+    )
     admin_token: str = field(
         default="", metadata={"help": "bearer token for POST /api/index (empty: disabled)"}
+    )
+    feedback: str = field(
+        default="on",
+        metadata={
+            "help": "record unanswered and unhelpful questions for `qa report` and /admin "
+            "(on or off)",
+            "choices": ("on", "off"),
+        },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
     port: int = field(
@@ -125,6 +137,9 @@ def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
             str(f.type)
         ]
     )
+    choices = f.metadata.get("choices")
+    if choices and raw not in choices:
+        raise SettingsError(f"{label} must be one of {', '.join(choices)}, got {raw!r}")
     try:
         value = raw if isinstance(raw, kind) else kind(raw)
     except (TypeError, ValueError):

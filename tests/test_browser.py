@@ -7,10 +7,10 @@ style would show up here as a console error, and every test fails on console err
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
@@ -176,13 +176,10 @@ def test_the_content_security_policy_is_enforced_and_reported(tab: Tab) -> None:
 def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
     page = tab.open()
     tab.ask(WHO)
-    # The turn is kept in the form as the page without JavaScript would keep it.
-    fields = page.locator("form#ask input[type=hidden][name=turn]")
+    # The question is kept in the form as the page without JavaScript would keep it.
+    fields = page.locator("form#ask input[type=hidden][name=q]")
     expect(fields).to_have_count(1)
-    turn = json.loads(fields.first.get_attribute("value"))
-    assert (turn["q"], turn["a"]) == (WHO, True)
-    assert turn["p"][0][:2] == ["defectors.txt", 1]
-    assert len(turn["p"]) == last_turn(page).locator("figure.quote").count()
+    assert fields.first.get_attribute("value") == WHO
     with page.expect_request("**/api/ask") as request:
         tab.ask(WHY)
     assert request.value.post_data_json == {"question": WHY, "history": [WHO]}
@@ -219,7 +216,9 @@ def test_copy_quote_puts_the_quote_and_its_source_on_the_clipboard(
         card.locator("button.copy").click()
         expect(card.locator("button.copy")).to_have_text("Copied")
         quote = card.locator("blockquote").text_content()
-        assert page.evaluate("navigator.clipboard.readText()") == f"{quote}\n— defectors.txt · ¶5"
+        source = f"{tab.base}/documents/defectors.txt?p=5#p5"
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == f"{quote}\n— defectors.txt · ¶5 {source}"
         assert tab.problems == []
     finally:
         tab.context.close()
@@ -276,3 +275,128 @@ def test_a_375px_screen_needs_no_horizontal_scroll(
         assert tab.problems == []
     finally:
         tab.context.close()
+
+
+# --- The conversation as a URL -----------------------------------------------------------------
+
+
+def conversation_url(base: str, *questions: str) -> str:
+    return f"{base}/?" + urlencode([("q", q) for q in questions])
+
+
+def questions_on(page: Page) -> list[str]:
+    return [
+        t.removeprefix("You asked ").strip()
+        for t in page.locator("#conversation > li.turn .question").all_text_contents()
+    ]
+
+
+def test_a_conversation_survives_reload_and_back(tab: Tab) -> None:
+    page = tab.open()
+    tab.ask(WHO)
+    tab.ask(WHY)
+    assert page.url == conversation_url(tab.base, WHO, WHY)
+    passages = last_turn(page).locator("blockquote").all_inner_texts()
+    page.reload()
+    assert questions_on(page) == [WHO, WHY]
+    assert last_turn(page).locator("blockquote").all_inner_texts() == passages
+    with page.expect_navigation():
+        last_turn(page).locator("a.source").first.click()
+    page.go_back()
+    assert questions_on(page) == [WHO, WHY]
+    # A later question continues the same conversation, with its history.
+    with page.expect_request("**/api/ask") as request:
+        tab.ask(DEFECTED)
+    assert request.value.post_data_json["history"] == [WHO, WHY]
+    assert page.url == conversation_url(tab.base, WHO, WHY, DEFECTED)
+    assert tab.problems == []
+
+
+def test_a_shared_link_shows_the_answer(tab: Tab) -> None:
+    page = tab.open(f"/?{urlencode({'q': DEFECTED})}")
+    first = last_turn(page).locator("figure.quote").first
+    expect(first.locator("blockquote mark")).to_contain_text("just 196 last year")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "answer.png", full_page=True)
+    assert tab.problems == []
+
+
+def test_copy_link_copies_the_conversation_up_to_that_answer(browser: Browser, server: str) -> None:
+    tab = Tab(browser, server, permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = tab.open()
+        tab.ask(WHO)
+        tab.ask(WHY)
+        turns = page.locator("#conversation > li.turn")
+        turns.first.locator("button.copy-link").click()
+        expect(turns.first.locator("button.copy-link")).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == conversation_url(tab.base, WHO)
+        turns.last.locator("button.copy-link").click()
+        expected = conversation_url(tab.base, WHO, WHY)
+        assert page.evaluate("navigator.clipboard.readText()") == expected
+        # The copied link, opened afresh, shows the same conversation.
+        other = Tab(browser, server)
+        try:
+            other.page.goto(expected)
+            assert questions_on(other.page) == [WHO, WHY]
+        finally:
+            other.context.close()
+        assert tab.problems == []
+    finally:
+        tab.context.close()
+
+
+def test_new_conversation_and_export(tab: Tab) -> None:
+    page = tab.open()
+    expect(page.locator("#conversation-tools")).to_be_hidden()
+    tab.ask(DEFECTED)
+    expect(page.locator("#conversation-tools")).to_be_visible()
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    text = Path(download.value.path()).read_text("utf-8")
+    assert f"## {DEFECTED}" in text
+    assert f"— [defectors.txt ¶5]({tab.base}/documents/defectors.txt?p=5#p5)" in text
+    with page.expect_navigation():
+        page.locator("#new-conversation").click()
+    assert page.url == f"{tab.base}/"
+    expect(page.locator("#conversation > li.turn")).to_have_count(0)
+    assert tab.problems == []
+
+
+def test_without_javascript_a_reload_does_not_post_again(browser: Browser, server: str) -> None:
+    tab = Tab(browser, server, java_script_enabled=False)
+    try:
+        page = tab.open()
+        tab.submit(WHO)
+        tab.submit(WHY)
+        assert page.url == conversation_url(tab.base, WHO, WHY) + "#latest"
+        with page.expect_response(lambda r: r.request.method == "GET" and "/?" in r.url):
+            page.reload()  # no "resubmit the form?": the page was a GET
+        assert questions_on(page) == [WHO, WHY]
+        page.go_back()
+        assert questions_on(page) == [WHO]
+        assert tab.problems == []
+    finally:
+        tab.context.close()
+
+
+# --- The empty page ----------------------------------------------------------------------------
+
+
+def test_the_empty_page_shows_what_is_indexed_and_examples_that_answer(tab: Tab) -> None:
+    page = tab.open()
+    overview = page.locator("#overview")
+    expect(overview.locator(".indexed li")).to_have_text(["defectors.txt 6 paragraphs"])
+    examples = overview.locator(".examples a")
+    expect(examples).not_to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "empty.png", full_page=True)
+    example = examples.first.text_content()
+    seeds = (Path(__file__).resolve().parent.parent / "seeds" / "defectors.txt").read_text("utf-8")
+    assert example in seeds  # verbatim
+    with page.expect_navigation():
+        examples.first.click()
+    assert questions_on(page) == [example]
+    expect(last_turn(page).locator(".no-answer")).to_have_count(0)
+    expect(page.locator("#overview")).to_have_count(0)
+    assert tab.problems == []

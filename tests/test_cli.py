@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -44,7 +45,10 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
                                         "highlight", "title", "section", "page",
-                                        "citation"}  # fmt: skip
+                                        "citation", "original_url", "url"}  # fmt: skip
+    url = data["passages"][0]["url"]  # the paragraph, with the quoted sentence marked
+    assert url.startswith("http://127.0.0.1:8000/documents/defectors.txt?p=5&s=")
+    assert url.endswith("#p5")
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
@@ -190,3 +194,26 @@ def test_index_and_serve_use_the_index_folder_and_refuse_another(
     assert str(workdir / "mine") in err and "seeds" in err and "--repoint" in err
     code, out, _ = run(capsys, "index", "--index", "I", "--docs", "seeds", "--repoint")
     assert code == 0 and "1 documents added" in out and "2 removed" in out
+
+
+def test_json_output_has_the_api_fields(workdir: Path, capsys, seed_settings, embedder) -> None:
+    """`qa ask --json` and `qa search --json` print what the API answers, `url` included."""
+    from fastapi.testclient import TestClient
+
+    from qa.engine import Engine
+    from web.app import create_app
+
+    settings = replace(seed_settings, trusted_hosts="qa.example")
+    api = TestClient(create_app(Engine(settings, embedder)), base_url="http://qa.example")
+    question = "How many North Koreans defected last year?"
+    flags = ["--index", str(seed_settings.index)]
+    flags += ["--base-url", "http://qa.example/"]
+    code, out, _ = run(capsys, "ask", question, "--json", *flags)
+    assert code == 0
+    assert json.loads(out) == api.post("/api/ask", json={"question": question}).json()
+    code, out, _ = run(capsys, "search", "defectors", "-k", "3", "--json", *flags)
+    assert code == 0
+    expected = api.get("/api/search", params={"q": "defectors", "k": 3}).json()
+    assert json.loads(out) == expected
+    code, out, _ = run(capsys, "ask", question, "--json", "--document", "nope.txt", *flags)
+    assert code == 2

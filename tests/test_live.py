@@ -161,7 +161,7 @@ def test_a_rebuild_over_http_makes_a_new_document_searchable(
         assert guarded_state(client) == "running"
     started = response.json()
     assert set(started) == {
-        "state", "job", "started", "finished", "summary", "error", "version",
+        "state", "job", "started", "finished", "summary", "error", "version", "progress",
     }  # fmt: skip
     assert (started["state"], started["finished"], started["version"]) == ("running", None, old)
     assert len(started["job"]) == 12

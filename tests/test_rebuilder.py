@@ -199,3 +199,27 @@ def test_stop_ends_polling_and_watching_and_they_can_start_again(
     (engine.settings.docs / "zebras.txt").write_text(ZEBRAS, "utf-8")
     plan = Engine(engine.settings, engine.embedder).build()
     assert until(lambda: engine.index.version == plan.version, timeout=5)
+
+
+def test_a_build_reports_its_progress_and_is_kept_in_the_history(make_engine) -> None:
+    from qa.rebuilder import Rebuilder
+
+    engine = make_engine(
+        {f"d{n}.txt": f"Document {n} is about topic {n} and more.\n" for n in range(3)}
+    )
+    seen = []
+    engine.build(report=seen.append)
+    phases = [p.phase for p in seen]
+    assert phases[0] == "reading" and phases[-1] == "writing" and "embedding" in phases
+    assert [p.documents_read for p in seen if p.phase == "reading"] == [1, 2, 3]
+    embedded = [p for p in seen if p.phase == "embedding"]
+    assert embedded[-1].texts_embedded == embedded[-1].texts > 0
+    assert embedded[-1].paragraphs == 3
+    # The Rebuilder keeps the last report of each build (with an ETA while it embeds).
+    (engine.settings.docs / "d9.txt").write_text("A fourth document on gardening tools.\n")
+    rebuilder = Rebuilder(engine)
+    job = rebuilder.start()
+    status = rebuilder.wait()
+    assert status.progress is not None and status.progress["documents"] == 4
+    assert "eta_seconds" in status.progress
+    assert [b.job for b in rebuilder.history()] == [job]

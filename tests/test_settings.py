@@ -39,6 +39,7 @@ def test_environment_then_flags() -> None:
         ({"QA_PORT": "0"}, "QA_PORT must be between 1 and 65535"),
         ({"QA_PASSAGES": "0"}, "QA_PASSAGES must be between 1 and 50"),
         ({"QA_MAX_REQUEST_BYTES": "10"}, "QA_MAX_REQUEST_BYTES must be between 1024"),
+        ({"QA_FEEDBACK": "no"}, "QA_FEEDBACK must be one of on, off, got 'no'"),
     ],
 )
 def test_bad_settings_are_errors(env: dict, message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -17,6 +18,7 @@ from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.settings import Settings
 from web.app import create_app
+from web.chat import CHAT_TURNS, URL_QUESTION_CHARS
 from web.schemas import MAX_HISTORY
 
 DEFECTED = "How many North Koreans defected last year?"
@@ -177,6 +179,34 @@ def test_ask_history_makes_a_follow_up_understood(client: TestClient) -> None:
     assert "Ri Il-kyu" in follow_up["passages"][0]["text"]
 
 
+def test_get_ask_is_post_ask_for_scripts_that_cannot_post(client: TestClient) -> None:
+    for question in (DEFECTED, MERCURY):
+        posted = client.post("/api/ask", json={"question": question}).json()
+        assert client.get("/api/ask", params={"q": question}).json() == posted
+    missing = client.get("/api/ask")
+    assert missing.status_code == 422 and "q: Field required" in missing.json()["detail"]
+    empty = client.get("/api/ask", params={"q": " "})
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+
+
+def test_ask_within_one_document(tiny: TestClient) -> None:
+    question = "Which rock does lava cool into?"
+    everywhere = tiny.post("/api/ask", json={"question": question}).json()
+    assert everywhere["passages"][0]["document"] == "sub/notes.md"
+    for document in ("evil.txt", "sub/notes.md"):
+        body = {"question": question, "document": document}
+        posted = tiny.post("/api/ask", json=body).json()
+        assert {p["document"] for p in posted["passages"]} == {document}
+        got = tiny.get("/api/ask", params={"q": question, "document": document}).json()
+        assert got == posted
+    for response in (
+        tiny.post("/api/ask", json={"question": question, "document": "nope.txt"}),
+        tiny.get("/api/ask", params={"q": question, "document": "../evil.txt"}),
+    ):
+        assert response.status_code == 404
+        assert "no indexed document" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -221,45 +251,31 @@ def test_ask_malformed_json_is_422(client: TestClient, raw: bytes, message: str)
     assert message in response.json()["detail"]
 
 
-# Hidden turn fields of the no-JavaScript chat: any text, or references in range and out of it.
-TURN_FIELDS = st.one_of(
-    st.text(max_size=30),
-    st.builds(
-        json.dumps,
-        st.fixed_dictionaries(
-            {
-                "q": st.text(max_size=20),
-                "a": st.booleans(),
-                "p": st.lists(
-                    st.tuples(
-                        st.sampled_from(["defectors.txt", "nope.txt", ""]),
-                        st.integers(-1, 8),
-                        st.integers(-5, 900),
-                        st.integers(-5, 900),
-                    ),
-                    max_size=3,
-                ),
-            }
-        ),
-    ),
-)
+DOCUMENTS = st.one_of(st.none(), st.sampled_from(["defectors.txt", "nope.txt", "", "../x"]))
 
 
 @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     question=st.text(max_size=60),
     history=st.lists(st.text(max_size=30), max_size=3),
-    turns=st.lists(TURN_FIELDS, max_size=3),
+    document=DOCUMENTS,
 )
 def test_no_user_input_gives_a_500(
-    client: TestClient, question: str, history: list[str], turns: list[str]
+    client: TestClient, question: str, history: list[str], document: str | None
 ) -> None:
     asked = client.post("/api/ask", json={"question": question, "history": history})
     searched = client.get("/api/search", params={"q": question, "k": 3})
-    posted = client.post("/", data={"question": question, "turn": turns})
+    conversation = {"q": [*history, question], "document": document}
+    posted = client.post("/", data={"question": question, **conversation})  # (redirect followed)
+    shown = client.get("/", params=conversation)
+    exported = client.get("/conversation.md", params=conversation)
+    by_get = client.get("/api/ask", params={"q": question, "history": history})
+    marked = client.post("/feedback", data={"question": question, "helpful": "no"})
     assert asked.status_code in (200, 422)
     assert searched.status_code in (200, 422)
-    assert posted.status_code in (200, 422)
+    assert by_get.status_code in (200, 422)
+    for response in (posted, shown, exported, marked):
+        assert response.status_code in (200, 404, 422), response.url
 
 
 # --- /health and a missing index ---------------------------------------------------------------
@@ -367,6 +383,47 @@ def test_document_page_anchors_every_paragraph_and_marks_the_linked_one(
     assert page.select_one("#p5 a.pnum")["href"] == "#p5"
     plain = soup(client.get("/documents/defectors.txt"))
     assert plain.select(".paragraph.selected") == []
+
+
+def test_documents_json_lists_what_the_page_lists(tiny: TestClient) -> None:
+    body = tiny.get("/documents.json").json()
+    ids = [d["id"] for d in body["documents"]]
+    assert sorted(ids) == sorted(TINY)
+    page = soup(tiny.get("/documents"))
+    assert [a.get_text() for a in page.select("table.documents a")] == ids
+    assert page.select_one("a[type='application/json']")["href"] == "/documents.json"
+    notes = next(d for d in body["documents"] if d["id"] == "sub/notes.md")
+    assert notes["paragraphs"] == 2
+    assert notes["url"] == "http://testserver/documents/sub/notes.md"
+    odd = next(d for d in body["documents"] if d["id"] == "my notes #1.txt")
+    assert tiny.get(odd["url"]).status_code == 200  # the url is quoted: "#" is not a fragment
+
+
+def test_document_json_has_every_paragraph_field(tiny: TestClient, client: TestClient) -> None:
+    response = client.get("/documents/defectors.txt.json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["document"]["id"] == "defectors.txt" and body["document"]["paragraphs"] == 6
+    engine = client.app.state.engine
+    paragraphs = engine.document("defectors.txt")
+    assert len(body["paragraphs"]) == 6
+    for got, p in zip(body["paragraphs"], paragraphs):
+        fields = {f: getattr(p, f) for f in p.__dataclass_fields__}
+        assert set(got) == {*fields, "url"}  # whatever a Paragraph has
+        assert got["text"] == p.text and got["number"] == p.number
+        assert [tuple(s) for s in got["sentences"]] == list(p.sentences)
+        assert got["url"] == f"http://testserver/documents/defectors.txt?p={p.number}#p{p.number}"
+    page = soup(client.get("/documents/defectors.txt"))
+    json_link = page.select_one("a[type='application/json']")["href"]
+    assert json_link == "/documents/defectors.txt.json"
+    # Ids that need quoting, in subfolders; anything else is a 404 like the page.
+    quoted = tiny.get("/documents/my%20notes%20%231.txt.json")
+    assert quoted.status_code == 200 and quoted.json()["document"]["id"] == "my notes #1.txt"
+    assert tiny.get("/documents/sub/notes.md.json").json()["paragraphs"][1]["number"] == 2
+    for path in ["/documents/nope.txt.json", "/documents/../evil.txt.json", "/documents/.json"]:
+        response = tiny.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
 
 
 def test_document_page_with_a_bad_paragraph_parameter_is_422(client: TestClient) -> None:
@@ -492,37 +549,49 @@ def test_api_returns_markup_as_plain_json_text(tiny: TestClient) -> None:
     assert "<script>alert(1)</script>" in results[0]["text"]
 
 
-# --- The chat without JavaScript ---------------------------------------------------------------
+# --- The chat as a URL, with and without JavaScript --------------------------------------------
 
 
-def turn_fields(page: BeautifulSoup) -> list[str]:
-    """The hidden fields that carry the earlier turns, raw."""
-    return [i["value"] for i in page.select("form#ask input[type=hidden][name=turn]")]
+def question_fields(page: BeautifulSoup) -> list[str]:
+    """The hidden fields that carry the earlier questions."""
+    return [i["value"] for i in page.select("form#ask input[type=hidden][name=q]")]
 
 
-def turn_refs(page: BeautifulSoup) -> list[dict]:
-    return [json.loads(value) for value in turn_fields(page)]
+def questions_shown(page: BeautifulSoup) -> list[str]:
+    return [
+        t.select_one(".question").get_text(" ", strip=True).removeprefix("You asked ")
+        for t in page.select("#conversation > li.turn")
+    ]
 
 
-def ref(question: str, answered: bool = True, passages: list | None = None) -> str:
-    """A hidden turn field as a page would carry it: passages are [document, n, start, end]."""
-    return json.dumps({"q": question, "a": answered, "p": passages or []})
-
-
-def card_refs(turn) -> list[list]:
-    """[document, paragraph, start, end] of the cards of a rendered turn."""
-    refs = []
+def shown_passages(turn) -> list[tuple[str, int, str, str]]:
+    """(document, paragraph, text, marked sentence) of each card of a rendered turn."""
+    found = []
     for card in turn.select("figure.quote"):
         document, number = card.select_one("a.source").get_text(strip=True).rsplit(" · ¶", 1)
         text = card.select_one("blockquote").get_text()
-        start = len(card.select_one("blockquote mark").previous_sibling or "")
-        refs.append([document, int(number), start, start + len(marked(card))])
-        assert text[start : start + len(marked(card))] == marked(card)
-    return refs
+        found.append((document, int(number), text, marked(card)))
+    return found
 
 
-def test_form_post_renders_the_answer(client: TestClient) -> None:
-    response = client.post("/", data={"question": DEFECTED})
+def api_passages(body: dict) -> list[tuple[str, int, str, str]]:
+    return [
+        (
+            p["document"],
+            p["paragraph"],
+            p["text"],
+            p["text"][p["highlight"]["start"] : p["highlight"]["end"]],
+        )
+        for p in body["passages"]
+    ]
+
+
+def test_form_post_redirects_to_the_conversation_url(client: TestClient) -> None:
+    """POST-redirect-GET: the post answers with a 303 to /?q=…, so a reload never posts again."""
+    response = client.post("/", data={"question": DEFECTED}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/?" + urlencode({"q": DEFECTED}) + "#latest"
+    response = client.get(response.headers["location"])
     assert response.status_code == 200
     page = soup(response)
     turns = page.select("#conversation > li.turn")
@@ -535,98 +604,79 @@ def test_form_post_renders_the_answer(client: TestClient) -> None:
     assert cards[0].select_one("a.source")["href"].startswith("/documents/defectors.txt?p=5&s=")
     assert cards[0].select_one("button.copy").has_attr("hidden")  # needs JavaScript
     assert re.fullmatch(r"score -?\d+\.\d\d", cards[0].select_one(".score").get_text())
-    # The turn travels on as references only: question, answered flag, passage positions.
-    assert turn_refs(page) == [{"q": DEFECTED, "a": True, "p": card_refs(turns[0])}]
+    assert question_fields(page) == [DEFECTED]
     assert page.select_one("textarea").get_text() == ""
 
 
-def test_form_post_carries_the_conversation_as_references(client: TestClient) -> None:
-    first = soup(client.post("/", data={"question": WHO}))
-    response = client.post("/", data={"question": WHY, "turn": turn_fields(first)})
-    assert response.status_code == 200
-    page = soup(response)
+def test_a_conversation_url_answers_as_the_api_does(client: TestClient) -> None:
+    """/?q=a&q=b shows for b what POST /api/ask answers with history [a], and GET /api/ask too."""
+    page = soup(client.get("/", params={"q": [WHO, WHY]}))
+    assert questions_shown(page) == [WHO, WHY]
     turns = page.select("#conversation > li.turn")
-    questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
-    assert questions == [f"You asked {WHO}", f"You asked {WHY}"]
-    # The earlier turn is shown again exactly as it was (bar the score, which is not carried).
-    before = first.select_one("#latest")
-    assert card_refs(turns[0]) == card_refs(before)
-    assert [b.get_text() for b in turns[0].select("blockquote")] == [
-        b.get_text() for b in before.select("blockquote")
-    ]
-    assert turns[0].select(".score") == []
-    assert [r["q"] for r in turn_refs(page)] == [WHO, WHY]
-    assert turn_refs(page)[0] == turn_refs(first)[0]
-    follow_up = turns[1]
-    assert NO_ANSWER not in follow_up.get_text()  # understood thanks to the earlier question
-    assert follow_up.select_one("a.source").get_text(strip=True) == "defectors.txt · ¶1"
-    alone = soup(client.post("/", data={"question": WHY}))
+    first = client.post("/api/ask", json={"question": WHO}).json()
+    follow_up = client.post("/api/ask", json={"question": WHY, "history": [WHO]}).json()
+    assert shown_passages(turns[0]) == api_passages(first)
+    assert shown_passages(turns[1]) == api_passages(follow_up)
+    assert NO_ANSWER not in turns[1].get_text()  # understood thanks to the earlier question
+    by_get = client.get("/api/ask", params={"q": WHY, "history": [WHO]})
+    assert by_get.status_code == 200 and by_get.json() == follow_up
+    alone = soup(client.get("/", params={"q": WHY}))
     assert alone.select_one(".no-answer").get_text() == NO_ANSWER
 
 
-def test_form_post_runs_the_model_once_whatever_the_conversation(
+def test_each_answer_links_to_the_conversation_up_to_it(client: TestClient) -> None:
+    page = soup(client.get("/", params={"q": [WHO, WHY]}))
+    links = [a["href"] for a in page.select("#conversation > li.turn a.permalink")]
+    assert links == ["/?" + urlencode({"q": WHO}), "/?" + urlencode([("q", WHO), ("q", WHY)])]
+    assert all(b.has_attr("hidden") for b in page.select("button.copy-link"))  # needs JS
+    tools = page.select_one("#conversation-tools")
+    assert not tools.has_attr("hidden")
+    assert tools.select_one("#new-conversation")["href"] == "/"
+    assert tools.select_one("#export")["href"] == "/conversation.md?" + urlencode(
+        [("q", WHO), ("q", WHY)]
+    )
+    assert soup(client.get("/")).select_one("#conversation-tools").has_attr("hidden")
+
+
+def test_a_form_post_carries_the_conversation_as_its_questions(client: TestClient) -> None:
+    response = client.post("/", data={"question": WHY, "q": [WHO]}, follow_redirects=False)
+    assert response.headers["location"] == "/?" + urlencode([("q", WHO), ("q", WHY)]) + "#latest"
+    page = soup(client.get(response.headers["location"]))
+    assert questions_shown(page) == [WHO, WHY]
+    assert question_fields(page) == [WHO, WHY]
+
+
+def test_a_conversation_is_answered_with_one_model_pass_per_question(
     client: TestClient, embedder: Embedder
 ) -> None:
-    page = soup(client.post("/", data={"question": WHO}))
-    for question in [DEFECTED, MERCURY, WHY]:
-        before = embedder.texts_embedded
-        page = soup(client.post("/", data={"question": question, "turn": turn_fields(page)}))
-        assert embedder.texts_embedded - before == 1, question  # the new question only
-    assert len(page.select("#conversation > li.turn")) == 4
+    questions = [WHO, DEFECTED, MERCURY, WHY]
+    before = embedder.texts_embedded
+    page = soup(client.get("/", params={"q": questions}))
+    assert embedder.texts_embedded - before == len(questions)
+    assert questions_shown(page) == questions
+    before = embedder.texts_embedded
+    client.post("/", data={"question": WHY, "q": questions}, follow_redirects=False)
+    assert embedder.texts_embedded - before <= 1  # a post only redirects (and records)
 
 
-def test_earlier_turns_are_quoted_from_the_index_never_from_the_form(
-    client: TestClient, seed_engine: Engine
-) -> None:
-    """A reference can only point at a real paragraph; a span must lie inside it."""
-    third = seed_engine.document("defectors.txt")[2].text
-    size = len(third)
-    passages = [
-        ["defectors.txt", 3, 4, 20],  # valid: shown, verbatim
-        ["defectors.txt", 99, 0, 5],  # no such paragraph
-        ["defectors.txt", 0, 0, 5],
-        ["defectors.txt", 3, 5, 5],  # empty span
-        ["defectors.txt", 3, 9, 4],  # reversed
-        ["defectors.txt", 3, -1, 4],
-        ["defectors.txt", 3, 0, size + 1],  # past the end
-        ["nope.txt", 1, 0, 5],  # no such document
-        ["../../etc/passwd", 1, 0, 5],
-        ["defectors.txt", 3, 0, size],  # valid: the whole paragraph marked
-    ]
-    fields = [
-        ref("Who <b>defected</b>?", True, passages),
-        "not json",
-        ref("", True, [["defectors.txt", 3, 0, 5]]),  # no question: the turn is dropped
-        json.dumps({"q": "extra", "a": True, "p": [], "text": "injected words"}),
-        json.dumps({"q": "five", "a": True, "p": [["defectors.txt", 3, 0, 5, "injected"]]}),
-        json.dumps({"q": "typed", "a": "maybe", "p": []}),
-        ref("gone", True, [["defectors.txt", 42, 0, 5]]),
-        ref("unanswered", False, [["defectors.txt", 2, 0, 3]]),
-    ]
-    response = client.post("/", data={"question": DEFECTED, "turn": fields})
+def test_a_url_puts_no_words_on_the_page_but_its_questions(client: TestClient) -> None:
+    """Whatever a URL says, the page shows its questions as text and the index's paragraphs."""
+    hostile = "Who <b>defected</b>? <script>alert(1)</script>"
+    response = client.get("/", params={"q": ["", "  ", hostile, "a" * 5000, DEFECTED]})
     assert response.status_code == 200
-    assert "injected" not in response.text and "<b>defected</b>" not in response.text
+    assert "<b>defected</b>" not in response.text and "<script>alert(1)" not in response.text
     page = soup(response)
-    turns = page.select("#conversation > li.turn")
-    questions = [t.select_one(".question").get_text(" ", strip=True) for t in turns]
-    assert questions == [
-        "You asked Who <b>defected</b>?",
-        "You asked gone",
-        "You asked unanswered",
-        f"You asked {DEFECTED}",
-    ]
-    kept = turns[0].select("figure.quote")
-    assert card_refs(turns[0]) == [["defectors.txt", 3, 4, 20], ["defectors.txt", 3, 0, size]]
-    assert [c.select_one("blockquote").get_text() for c in kept] == [third, third]
-    assert marked(kept[0]) == third[4:20]
-    assert kept[0].select_one("a.source")["href"] == "/documents/defectors.txt?p=3&s=4&e=20#p3"
-    gone = turns[1].select_one(".no-answer").get_text()
-    assert gone == "The quoted passages are no longer in the index."
-    assert turns[2].select_one(".no-answer").get_text() == NO_ANSWER
-    assert turns[2].select_one("details.closest a.source").get_text() == "defectors.txt · ¶2"
-    # What travels on is what was shown: the invalid parts are gone for good.
-    assert turn_refs(page)[0]["p"] == card_refs(turns[0])
-    assert len(turn_refs(page)) == 4
+    assert questions_shown(page) == [hostile, DEFECTED]  # unusable ones dropped
+    paragraphs = {p.text for p in client.app.state.engine.document("defectors.txt")}
+    assert {b.get_text() for b in page.select("blockquote")} <= paragraphs
+
+
+def test_a_url_whose_last_question_is_unusable_says_why(client: TestClient) -> None:
+    response = client.get("/", params={"q": [WHO, "   "]})
+    assert response.status_code == 422
+    page = soup(response)
+    assert page.select_one("#status").get_text() == "the question is empty"
+    assert questions_shown(page) == [WHO]
 
 
 def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClient) -> None:
@@ -638,27 +688,106 @@ def test_form_post_without_an_answer_folds_the_closest_passages(client: TestClie
     assert details.select_one("summary").get_text() == "Closest passages"
     assert len(details.select("figure.quote")) >= 1
     assert reply.select(":scope > figure.quote") == []
-    assert turn_refs(page)[0]["a"] is False
 
 
 def test_form_post_of_an_empty_question_keeps_the_conversation(client: TestClient) -> None:
-    earlier = ref(WHO, True, [["defectors.txt", 1, 0, 10]])
-    response = client.post("/", data={"question": "   ", "turn": [earlier]})
+    response = client.post("/", data={"question": "   ", "q": [WHO]}, follow_redirects=False)
     assert response.status_code == 422
     page = soup(response)
     assert page.select_one("#status").get_text() == "the question is empty"
-    assert len(page.select("#conversation > li.turn")) == 1
-    assert turn_refs(page) == [json.loads(earlier)]
+    assert questions_shown(page) == [WHO]
+    assert question_fields(page) == [WHO]
 
 
-def test_form_post_keeps_only_the_recent_turns(client: TestClient) -> None:
-    earlier = [ref(f"question number {n} about defectors", False) for n in range(30)]
-    page = soup(client.post("/", data={"question": DEFECTED, "turn": earlier}))
-    assert [r["q"] for r in turn_refs(page)] == [
-        *[f"question number {n} about defectors" for n in range(10, 30)],
-        DEFECTED,
-    ]
-    assert len(page.select("#conversation > li.turn")) == 21
+def test_a_conversation_keeps_only_the_recent_questions(client: TestClient) -> None:
+    earlier = [f"question number {n} about defectors" for n in range(30)]
+    response = client.post("/", data={"question": DEFECTED, "q": earlier}, follow_redirects=False)
+    kept = parse_qs(urlsplit(response.headers["location"]).query)["q"]
+    assert kept == [*earlier[-(CHAT_TURNS - 1) :], DEFECTED]
+    # Long questions: the oldest go first, so a link stays short enough for any server.
+    long = [f"{n} " + "defectors " * 150 for n in range(8)]  # ~1,500 characters each
+    response = client.post("/", data={"question": DEFECTED, "q": long}, follow_redirects=False)
+    location = response.headers["location"]
+    assert len(location) < 3 * URL_QUESTION_CHARS
+    kept = parse_qs(urlsplit(location).query)["q"]
+    assert kept[-1] == DEFECTED and kept[:-1] == [q.strip() for q in long[-len(kept) + 1 :]]
+    assert client.get(location).status_code == 200
+
+
+def test_the_empty_page_shows_the_documents_and_examples_from_them(tiny: TestClient) -> None:
+    page = soup(tiny.get("/"))
+    listed = {
+        li.select_one("a").get_text(): li.select_one(".count").get_text()
+        for li in page.select("#overview .indexed li")
+    }
+    assert listed == {
+        "evil.txt": "2 paragraphs", "sub/notes.md": "2 paragraphs",
+        "my notes #1.txt": "1 paragraph", "a<b>.txt": "1 paragraph",
+    }  # fmt: skip
+    examples = page.select("#overview .examples li")
+    assert examples
+    for example in examples:
+        text = example.select_one("a").get_text()
+        source = example.select_one(".from").get_text()
+        assert text in TINY[source]  # verbatim from the document it names
+        assert example.select_one("a")["href"] == "/?" + urlencode({"q": text})
+    assert soup(tiny.get("/", params={"q": "cats"})).select("#overview") == []
+
+
+def test_a_conversation_can_ask_within_one_document(tiny: TestClient) -> None:
+    page = soup(tiny.get("/"))
+    options = [(o["value"], o.get_text()) for o in page.select("select[name=document] option")]
+    assert options[0] == ("", "all documents")
+    assert sorted(v for v, _ in options[1:]) == sorted(TINY)
+    question = "Which rock does lava cool into?"
+    response = tiny.post(
+        "/", data={"question": question, "document": "evil.txt"}, follow_redirects=False
+    )
+    location = response.headers["location"]
+    assert location == "/?" + urlencode({"q": question, "document": "evil.txt"}) + "#latest"
+    page = soup(tiny.get(location))
+    assert {a.get_text().rsplit(" · ¶")[0] for a in page.select("a.source")} == {"evil.txt"}
+    assert page.select_one("select[name=document] option[selected]")["value"] == "evil.txt"
+    assert page.select_one("a.permalink")["href"] == location.removesuffix("#latest")
+    assert "document=evil.txt" in page.select_one("#export")["href"]
+    everywhere = soup(tiny.get("/", params={"q": question}))
+    assert everywhere.select_one("a.source").get_text().startswith("sub/notes.md")
+    missing = tiny.get("/", params={"q": question, "document": "nope.txt"})
+    assert missing.status_code == 404
+
+
+def test_a_conversation_exports_as_markdown_of_quotes_and_links(client: TestClient) -> None:
+    response = client.get("/conversation.md", params={"q": [DEFECTED, MERCURY]})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.text
+    assert text.startswith("# Ask the documents\n")
+    assert f"\n## {DEFECTED}\n" in text and f"\n## {MERCURY}\n" in text
+    assert re.search(
+        r"— \[defectors\.txt · ¶5\]\(http://testserver/documents/defectors\.txt\?p=5&s=\d+&e=\d+#p5\)",
+        text,
+    )
+    assert f"\n{NO_ANSWER}\n" in text
+    # Only the questions, their links, quotes of whole paragraphs and fixed phrases.
+    paragraphs = {p.text for p in client.app.state.engine.document("defectors.txt")}
+    fixed = {"# Ask the documents", NO_ANSWER, "Closest passages:"}
+    quote: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith(">"):
+            quote.append(line[2:])
+            continue
+        if quote:
+            assert "\n".join(quote).replace("**", "") in paragraphs
+            quote = []
+        assert (
+            not line
+            or line in fixed
+            or line in (f"## {DEFECTED}", f"## {MERCURY}")
+            or re.fullmatch(r"<http://testserver/\?q=[^>]+>", line)
+            or re.fullmatch(r"— \[defectors\.txt · ¶\d\]\(http://testserver/documents/\S+\)", line)
+        ), line
+    assert text.count("**") >= 2  # the best sentence of each quote is marked
 
 
 # --- The API reference -------------------------------------------------------------------------
@@ -706,14 +835,19 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     page = soup(response)
     headings = [h.get_text() for h in page.select("h2 code")]
     assert headings == [
-        "GET /api/search", "POST /api/ask", "GET /health", "GET /api/index", "POST /api/index",
+        "GET /api/search", "POST /api/ask", "GET /api/ask", "POST /api/feedback", "GET /health",
+        "GET /api/index", "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
+        "PUT /api/documents/{name}", "DELETE /api/documents/{name}",
     ]  # fmt: skip
     needs_token = [
         s.select_one("h2 code").get_text()
         for s in page.select("section[id]")
         if "Authorization: Bearer <QA_ADMIN_TOKEN>" in s.get_text()
     ]
-    assert needs_token == ["GET /api/index", "POST /api/index"]
+    assert needs_token == [
+        "GET /api/index", "POST /api/index", "PUT /api/documents/{name}",
+        "DELETE /api/documents/{name}",
+    ]  # fmt: skip
     state = page.select_one("#schema-IndexStatus dt:-soup-contains('state')").get_text()
     assert '"idle" | "running" | "failed"' in state
     assert page.select_one("#schema-PassageOut") is not None

@@ -19,39 +19,57 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.engine import CONCURRENT_QUESTIONS, Engine
+from qa.engine import CONCURRENT_QUESTIONS, DocumentInfo, Engine, clean_question
 from qa.errors import (
+    DocumentExistsError,
     DocumentNotFoundError,
+    FeedbackError,
     IndexBusyError,
     IndexCorruptError,
     IndexMissingError,
     QAError,
     QuestionError,
+    UploadTooLargeError,
 )
 from qa.paragraphs import SECTION_SEPARATOR, Paragraph
 from qa.rebuilder import Rebuilder
-from web import chat as no_js_chat
+from web import admin as admin_pages
+from web import chat as conversations
 from web.schemas import (
     ADMIN_ERRORS,
     BODY_ERRORS,
     ERRORS,
+    MAX_HISTORY,
     AskRequest,
     AskResponse,
+    DocumentResponse,
+    DocumentsResponse,
     ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     HealthResponse,
     IndexStatus,
     SearchResponse,
     answer_dict,
+    document_dict,
     document_path,
     original_path,
+    paragraph_dict,
     passage_dict,
 )
-from web.security import BodyLimit, Methods, SecurityHeaders, TrustedHosts, admin_only
+from web.security import (
+    BodyLimit,
+    Methods,
+    SecurityHeaders,
+    TrustedHosts,
+    admin_only,
+    same_origin,
+)
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
@@ -61,7 +79,9 @@ PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (QuestionError, 422),
     (DocumentNotFoundError, 404),
-    (IndexBusyError, 409),
+    ((IndexBusyError, DocumentExistsError), 409),
+    (UploadTooLargeError, 413),
+    (FeedbackError, 503),
     ((IndexMissingError, IndexCorruptError), 503),
 )
 
@@ -120,6 +140,7 @@ def templates() -> Jinja2Templates:
     )
     env.globals["document_path"] = document_path
     env.globals["original_path"] = original_path
+    env.globals["conversation_path"] = conversations.conversation_path
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return Jinja2Templates(env=env)
 
@@ -157,7 +178,11 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     )
     app.state.engine = engine
     app.state.rebuilder = rebuilder
-    app.add_middleware(BodyLimit, max_bytes=engine.settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=engine.settings.max_request_bytes,
+        upload_bytes=engine.settings.max_upload_bytes,
+    )
     app.add_middleware(Methods, routes=app.router.routes)
     app.add_middleware(TrustedHosts, hosts=engine.settings.allowed_hosts())
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
@@ -206,16 +231,67 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         passages = engine.search(q, k=k, document=document)
         return {"query": q, "results": [passage_dict(p, base(request)) for p in passages]}
 
+    ask_responses = {
+        **ERRORS,
+        404: {"model": ErrorResponse, "description": "No indexed document has that id."},
+    }
+
     @app.post(
         "/api/ask",
         response_model=AskResponse,
-        responses={**ERRORS, **BODY_ERRORS},
+        responses={**ask_responses, **BODY_ERRORS},
         tags=["api"],
         summary="Answer a question with quoted passages",
     )
     def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
         """Passages that answer the question, or `answered: false` and the closest passages."""
-        return answer_dict(engine.ask(body.question, body.history), base(request))
+        answer = engine.ask(body.question, body.history, document=body.document)
+        engine.record_unanswered(answer, body.document)
+        return answer_dict(answer, base(request))
+
+    @app.get(
+        "/api/ask",
+        response_model=AskResponse,
+        responses=ask_responses,
+        tags=["api"],
+        summary="Answer a question with quoted passages (for scripts that cannot POST)",
+    )
+    def api_ask_get(
+        request: Request,
+        q: Annotated[
+            str,
+            Query(description="The question.", examples=["How many North Koreans defected?"]),
+        ],
+        history: Annotated[
+            list[str],
+            Query(
+                max_length=MAX_HISTORY,
+                description="Earlier questions of the conversation, oldest first (repeat it).",
+            ),
+        ] = [],  # noqa: B006 (FastAPI copies a default; it is never mutated)
+        document: Annotated[
+            str | None,
+            Query(description="Only this document id.", examples=["defectors.txt"]),
+        ] = None,
+    ) -> dict[str, Any]:
+        """The same answer as `POST /api/ask` with that question, history and document."""
+        answer = engine.ask(q, history, document=document)
+        engine.record_unanswered(answer, document)
+        return answer_dict(answer, base(request))
+
+    @app.post(
+        "/api/feedback",
+        response_model=FeedbackResponse,
+        responses={**ERRORS, **BODY_ERRORS},
+        tags=["api"],
+        summary="Mark an answer helpful or not",
+    )
+    def api_feedback(body: FeedbackRequest) -> dict[str, Any]:
+        """Keep a 👍 or 👎 for the answer to `question` (kept locally for the documents'
+        owners: `qa report`, `/admin`; nothing about the sender is stored)."""
+        question = clean_question(body.question, engine.settings.max_question_chars)
+        kind = "helpful" if body.helpful else "unhelpful"
+        return {"recorded": engine.record(question, kind, body.document)}
 
     @app.get(
         "/health",
@@ -266,19 +342,114 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
 
     # --- Pages --------------------------------------------------------------------------------
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def chat(request: Request) -> HTMLResponse:
-        return render(request, "chat.html", {"turns": [], "draft": "", "error": ""})
+    def chat_page(
+        request: Request,
+        questions: list[str],
+        document: str | None,
+        draft: str = "",
+        error: str = "",
+    ) -> HTMLResponse:
+        turns = conversations.converse(engine, questions, document)
+        context = {
+            "turns": turns,
+            "draft": draft,
+            "error": error,
+            "document": document,
+            "export": conversations.export_path(questions, document),
+            "documents": [document_dict(d) for d in engine.documents()],
+            "examples": [] if turns else engine.examples(),
+        }
+        return render(request, "chat.html", context, status=422 if error else 200)
 
-    @app.post("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def chat(
+        request: Request,
+        q: Annotated[list[str] | None, Query()] = None,
+        document: Annotated[str | None, Query()] = None,
+    ) -> HTMLResponse:
+        """The chat; `/?q=…&q=…` is a conversation, answered here (no JavaScript needed)."""
+        questions, error = conversations.usable(engine, q or [])
+        draft = (q or [""])[-1] if error else ""
+        return chat_page(request, questions, document or None, draft, error)
+
+    @app.post("/", include_in_schema=False, dependencies=[Depends(same_origin)])
     def chat_post(
         request: Request,
         question: Annotated[str, Form()] = "",
-        turn: Annotated[list[str] | None, Form()] = None,
-    ) -> HTMLResponse:
-        """The chat without JavaScript: earlier turns come back as hidden references."""
-        context, status = no_js_chat.converse(engine, question, turn or [])
-        return render(request, "chat.html", context, status=status)
+        q: Annotated[list[str] | None, Form()] = None,
+        document: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        """The chat form without JavaScript: post, then see the conversation at its URL
+        (POST-redirect-GET: a reload or Back never posts again)."""
+        questions, _ = conversations.usable(engine, q or [])
+        document = document or None
+        try:
+            answer = engine.ask(question, questions, document=document)
+        except QuestionError as e:  # nothing to redirect to: this page, with the reason
+            return chat_page(request, questions, document, question, str(e))
+        engine.record_unanswered(answer, document)
+        questions.append(answer.question)
+        path = conversations.conversation_path(conversations.shortened(questions), document)
+        return RedirectResponse(path + "#latest", status_code=303)
+
+    @app.post("/feedback", include_in_schema=False, dependencies=[Depends(same_origin)])
+    def feedback_post(
+        question: Annotated[str, Form()] = "",
+        helpful: Annotated[str, Form()] = "",
+        document: Annotated[str | None, Form()] = None,
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        """👍 / 👎 without JavaScript: record, then back to the conversation."""
+        question = clean_question(question, engine.settings.max_question_chars)
+        engine.record(question, "helpful" if helpful == "yes" else "unhelpful", document or None)
+        local = next.startswith("/") and not next.startswith(("//", "/\\"))
+        return RedirectResponse((next if local else "/") + "#latest", status_code=303)
+
+    @app.get("/conversation.md", include_in_schema=False)
+    def conversation_markdown(
+        request: Request,
+        q: Annotated[list[str] | None, Query()] = None,
+        document: Annotated[str | None, Query()] = None,
+    ) -> Response:
+        """The conversation `/?q=…` as Markdown: questions, quoted passages, links."""
+        questions, _ = conversations.usable(engine, q or [])
+        turns = conversations.converse(engine, questions, document or None, base(request))
+        return Response(
+            conversations.markdown(turns, base(request)),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="conversation.md"'},
+        )
+
+    @app.get(
+        "/documents.json",
+        response_model=DocumentsResponse,
+        responses={503: ERRORS[503]},
+        tags=["api"],
+        summary="The indexed documents (the JSON of /documents)",
+    )
+    def documents_json(request: Request) -> dict[str, Any]:
+        """Every indexed document with its paragraph count and page."""
+        return {"documents": [document_dict(d, base(request)) for d in engine.documents()]}
+
+    @app.get(
+        "/documents/{doc_id:path}.json",
+        response_model=DocumentResponse,
+        responses={
+            404: {"model": ErrorResponse, "description": "No indexed document has that id."},
+            503: ERRORS[503],
+        },
+        tags=["api"],
+        summary="A document's paragraphs (the JSON of its page)",
+    )
+    def document_json(request: Request, doc_id: str) -> dict[str, Any]:
+        """The document `doc_id` (its id, without `.json`) and its paragraphs as indexed."""
+        paragraphs = engine.document(doc_id)
+        known = (d for d in engine.documents() if d.id == doc_id)
+        info = next(known, DocumentInfo(doc_id, len(paragraphs)))  # (if swapped meanwhile)
+        return {
+            "document": document_dict(info, base(request)),
+            "paragraphs": [paragraph_dict(p, base(request)) for p in paragraphs],
+        }
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents(request: Request) -> HTMLResponse:
@@ -320,11 +491,13 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
             headers={"Content-Security-Policy": PDF_CSP},
         )
 
+    admin_pages.install(app, engine, rebuilder, render, base)
+
     # --- Errors -------------------------------------------------------------------------------
 
     def error(request: Request, status: int, message: str, headers: Any = None) -> Response:
         path = request.url.path
-        if path.startswith("/api/") or path == "/health":
+        if path.startswith("/api/") or path == "/health" or path.endswith(".json"):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         context = {"status": status, "message": message}
         response = render(request, "error.html", context, status=status, footer=False)

@@ -1,98 +1,107 @@
-"""The chat without JavaScript: each post answers one question; earlier turns come back as
-references in hidden form fields and are quoted again from the index, not asked again.
+"""The chat as a URL: a conversation is its questions, `/?q=first&q=second`, answered again on
+the server at every view, so it can be bookmarked, shared, reloaded and returned to with Back,
+with or without JavaScript.
 
-A reference names a passage only: document id, paragraph number and highlight span. The text
-shown is always the paragraph as indexed, so a tampered form can at worst drop a quote or point
-at another real one; it cannot put words on the page. Anything that does not check out is
-dropped.
+Each question is answered with the questions before it as its history, exactly as `POST
+/api/ask` answers it with that `history`, so a link shows what the API would. Nothing is
+carried from an earlier view but the questions themselves: the words on the page are always
+the index's own paragraphs (or fixed phrases), never something a URL or form put there.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from qa.answer import NO_ANSWER, Answer, Passage
+from qa.answer import NO_ANSWER
 from qa.engine import Engine, clean_question
-from qa.errors import DocumentNotFoundError, QuestionError
-from web.schemas import answer_dict, passage_dict
+from qa.errors import QuestionError
+from web.schemas import answer_dict
 
-CHAT_TURNS = 20  # earlier turns a post carries and shows again
-TURN_PASSAGES = 10  # passage references kept per turn
-
-
-class TurnRef(BaseModel):
-    """The hidden field of one turn: {"q": question, "a": answered, "p": [[doc, n, start, end]]}."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    q: str
-    a: bool
-    p: list[tuple[str, int, int, int]] = Field(max_length=TURN_PASSAGES)
+CHAT_TURNS = 20  # questions a conversation keeps (the oldest are dropped)
+# Characters of questions a conversation's URL carries: the oldest questions are dropped past
+# it, so a link stays well under what servers and browsers accept (h11: 16 KB per request line).
+URL_QUESTION_CHARS = 4000
+TITLE = "Ask the documents"
+CLOSEST = "Closest passages"
 
 
-def reference(turn: dict[str, Any]) -> str:
-    """The hidden field value of a turn (an answer dict)."""
-    refs = [
-        [p["document"], p["paragraph"], p["highlight"]["start"], p["highlight"]["end"]]
-        for p in turn["passages"]
-    ]
-    ref = {"q": turn["question"], "a": turn["answered"], "p": refs}
-    return json.dumps(ref, ensure_ascii=False, separators=(",", ":"))
+def conversation_path(questions: Iterable[str], document: str | None = None) -> str:
+    """The page of a conversation: '/?q=first&q=second' (and '&document=…' if filtered)."""
+    params = [("q", q) for q in questions]
+    if document:
+        params.append(("document", document))
+    return "/?" + urlencode(params) if params else "/"
 
 
-def quote(engine: Engine, doc_id: str, number: int, start: int, end: int) -> dict[str, Any] | None:
-    """The passage a reference names, verbatim from the index; None if it names nothing."""
-    try:
-        paragraphs = engine.document(doc_id)
-    except DocumentNotFoundError:
-        return None
-    if not 1 <= number <= len(paragraphs) or paragraphs[number - 1].number != number:
-        return None
-    p = paragraphs[number - 1]
-    if not 0 <= start < end <= len(p.text):
-        return None
-    found = Passage(
-        doc_id, number, p.text, 0.0, (start, end), engine.title(doc_id), p.section, p.page
-    )
-    # The score is not carried: it belonged to that question's ranking.
-    return {**passage_dict(found), "score": None}
+def export_path(questions: Iterable[str], document: str | None = None) -> str:
+    """The Markdown export of a conversation: '/conversation.md?q=…'."""
+    return "/conversation.md" + conversation_path(questions, document)[1:]
 
 
-def restore(engine: Engine, fields: list[str]) -> list[dict[str, Any]]:
-    """The earlier turns (the last CHAT_TURNS) from their hidden fields; invalid ones dropped."""
-    turns = []
-    for field in fields[-CHAT_TURNS:]:
+def shortened(questions: list[str]) -> list[str]:
+    """The last CHAT_TURNS questions, fewer if they exceed URL_QUESTION_CHARS (the last one is
+    always kept: it is at most QA_MAX_QUESTION_CHARS)."""
+    kept: list[str] = []
+    size = 0
+    for question in reversed(questions[-CHAT_TURNS:]):
+        size += len(question)
+        if kept and size > URL_QUESTION_CHARS:
+            break
+        kept.append(question)
+    return kept[::-1]
+
+
+def usable(engine: Engine, raw: list[str]) -> tuple[list[str], str]:
+    """The cleaned questions (the last ones: `shortened`), and the error of the last one if it
+    is not usable ('' otherwise). Unusable earlier ones are dropped."""
+    questions, error = [], ""
+    for i, text in enumerate(raw):
         try:
-            ref = TurnRef.model_validate_json(field)
-            question = clean_question(ref.q, engine.settings.max_question_chars)
-        except (ValidationError, QuestionError):
-            continue
-        passages = [p for p in (quote(engine, *r) for r in ref.p) if p is not None]
-        turns.append(turn(question, ref.a, passages))
+            questions.append(clean_question(text, engine.settings.max_question_chars))
+        except QuestionError as e:
+            if i == len(raw) - 1:
+                error = str(e)
+    return shortened(questions), error
+
+
+def converse(
+    engine: Engine, questions: list[str], document: str | None = None, base: str = ""
+) -> list[dict[str, Any]]:
+    """Every turn of the conversation: its answer (as the API's answer dict, with `url`s
+    relative to `base`) and the `link` of the conversation up to it."""
+    turns = []
+    for i, question in enumerate(questions):
+        answer = engine.ask(question, questions[:i], document=document)
+        link = conversation_path(questions[: i + 1], document)
+        turns.append({**answer_dict(answer, base), "link": link})
     return turns
 
 
-def turn(question: str, answered: bool, passages: list[dict[str, Any]]) -> dict[str, Any]:
-    """One exchange as the template shows it, with its hidden field."""
-    shown = {
-        "question": question,
-        "answered": answered,
-        "message": None if answered else NO_ANSWER,
-        "passages": passages,
-    }
-    return {**shown, "ref": reference(shown)}
+def _escape_link_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
-def converse(engine: Engine, question: str, fields: list[str]) -> tuple[dict[str, Any], int]:
-    """The chat page context and status for a post: one model pass, for the new question."""
-    earlier = restore(engine, fields)
-    try:
-        answer: Answer = engine.ask(question, [t["question"] for t in earlier])
-    except QuestionError as e:
-        return {"turns": earlier, "draft": question, "error": str(e)}, 422
-    latest = answer_dict(answer)
-    latest_turn = turn(latest["question"], latest["answered"], latest["passages"])
-    return {"turns": [*earlier, latest_turn], "draft": "", "error": ""}, 200
+def _quote_markdown(p: dict[str, Any]) -> list[str]:
+    """A passage as a Markdown block quote (its best sentence in bold) and its source link."""
+    text, start, end = p["text"], p["highlight"]["start"], p["highlight"]["end"]
+    marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    lines = [f"> {line}".rstrip() for line in marked.split("\n")]
+    source = _escape_link_text(p["citation"])
+    return [*lines, "", f"— [{source}]({p['url']})", ""]
+
+
+def markdown(turns: list[dict[str, Any]], base: str) -> str:
+    """A conversation as Markdown: the questions, the quoted passages with links to their
+    paragraphs, and fixed phrases; no other words."""
+    lines = [f"# {TITLE}", ""]
+    for turn in turns:
+        lines += [f"## {turn['question']}", "", f"<{base}{turn['link']}>", ""]
+        if not turn["answered"]:
+            lines += [NO_ANSWER, ""]
+            if turn["passages"]:
+                lines += [f"{CLOSEST}:", ""]
+        for p in turn["passages"]:
+            lines += _quote_markdown(p)
+    return "\n".join(lines).rstrip() + "\n"

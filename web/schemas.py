@@ -5,12 +5,17 @@ They document the API in the OpenAPI schema (and so on /docs); the app in web/ap
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import dataclasses
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from qa.answer import Answer, Passage
+from qa.paragraphs import Paragraph
+
+if TYPE_CHECKING:
+    from qa.engine import DocumentInfo
 
 MAX_HISTORY = 100  # earlier questions /api/ask accepts
 
@@ -138,6 +143,11 @@ class AskRequest(BaseModel):
         "follow-up such as “Why did he leave?” be understood after “Who is Ri Il-kyu?”.",
         examples=[["Who is Ri Il-kyu?"]],
     )
+    document: Text | None = Field(
+        default=None,
+        description="Answer from this document only (its id); null or absent: all documents.",
+        examples=["defectors.txt"],
+    )
 
 
 class AskResponse(BaseModel):
@@ -180,6 +190,28 @@ class AskResponse(BaseModel):
     )
 
 
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": "Why did he leave?", "helpful": False}]},
+    )
+
+    question: Text = Field(
+        description="The question the answer was for, as the answer gave it back.",
+        examples=["Why did he leave?"],
+    )
+    helpful: bool = Field(description="Whether the answer helped (👍) or not (👎).")
+    document: Text | None = Field(
+        default=None, description="The document the question was asked within, if any."
+    )
+
+
+class FeedbackResponse(BaseModel):
+    recorded: bool = Field(
+        description="Whether it was kept (false when the server's QA_FEEDBACK is off)."
+    )
+
+
 class HealthResponse(BaseModel):
     status: str = Field(description="Always “ok” when the index can be used.", examples=["ok"])
     documents: int = Field(description="Indexed documents.", examples=[1])
@@ -213,6 +245,20 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "The body is larger than QA_MAX_REQUEST_BYTES (default 65,536 bytes).",
     },
 }
+
+
+class BuildProgress(BaseModel):
+    phase: Literal["reading", "embedding", "writing"] = Field(
+        description="What the build does now: reading documents, embedding new text, writing."
+    )
+    documents_read: int = Field(description="Documents read so far.")
+    documents: int = Field(description="Documents to read.")
+    paragraphs: int = Field(description="Paragraphs with new text, to embed.")
+    texts_embedded: int = Field(description="Texts embedded so far.")
+    texts: int = Field(description="Texts to embed (those paragraphs and their sentences).")
+    eta_seconds: float | None = Field(
+        description="Estimated seconds left, from the pace of the embedding so far."
+    )
 
 
 class IndexStatus(BaseModel):
@@ -263,6 +309,63 @@ class IndexStatus(BaseModel):
         "including one made by `qa index` from another terminal).",
         examples=["20261127T223003-5be1d2"],
     )
+    progress: BuildProgress | None = Field(
+        default=None, description="How far the build got (while it runs, and after)."
+    )
+
+
+class DocumentFile(BaseModel):
+    document: str = Field(description="The file's name in the documents folder (its id).")
+    bytes: int | None = Field(default=None, description="Its size, when it was written.")
+    replaced: bool | None = Field(default=None, description="Whether it replaced a file.")
+    deleted: bool | None = Field(default=None, description="True when it was deleted.")
+    build: IndexStatus | None = Field(
+        description="The rebuild started (or queued) for the change; null with rebuild=false."
+    )
+
+
+class DocumentOut(BaseModel):
+    """An indexed document (more fields, such as its title, when the index knows them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(
+        description="Document id: its path relative to the documents folder.",
+        examples=["defectors.txt"],
+    )
+    paragraphs: int = Field(description="How many paragraphs it has.", examples=[6])
+    url: str = Field(
+        description="Its page.", examples=["http://127.0.0.1:8000/documents/defectors.txt"]
+    )
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut] = Field(description="Every indexed document, in index order.")
+
+
+class ParagraphOut(BaseModel):
+    """A paragraph as indexed (more fields, such as its section or page, when the index has
+    them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document: str = Field(description="Document id.", examples=["defectors.txt"])
+    number: int = Field(description="1-based number in the document.", examples=[5])
+    start: int = Field(description="Offset of its text in the document's text.", examples=[2070])
+    end: int = Field(description="Offset just past its end.", examples=[2612])
+    text: str = Field(description="The paragraph, verbatim.")
+    sentences: list[list[int]] = Field(
+        description="Its sentences as [start, end] offsets in `text`.", examples=[[[0, 84]]]
+    )
+    url: str = Field(
+        description="Its place on the document's page.",
+        examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5#p5"],
+    )
+
+
+class DocumentResponse(BaseModel):
+    document: DocumentOut = Field(description="The document.")
+    paragraphs: list[ParagraphOut] = Field(description="Its paragraphs, in order.")
 
 
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -312,3 +415,16 @@ def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
 def answer_dict(answer: Answer, base: str = "") -> dict[str, Any]:
     """Answer.as_dict() with a `url` on each passage."""
     return {**answer.as_dict(), "passages": [passage_dict(p, base) for p in answer.passages]}
+
+
+def document_dict(document: DocumentInfo, base: str = "") -> dict[str, Any]:
+    """Every field of a DocumentInfo, plus the `url` of its page."""
+    return {**dataclasses.asdict(document), "url": base + document_path(document.id)}
+
+
+def paragraph_dict(paragraph: Paragraph, base: str = "") -> dict[str, Any]:
+    """Every field of a Paragraph (whatever the index keeps: a field added there appears here),
+    plus the `url` of its place on the document's page."""
+    fields = {f.name: getattr(paragraph, f.name) for f in dataclasses.fields(paragraph)}
+    url = base + document_path(paragraph.document, paragraph.number)
+    return {**fields, "sentences": [list(s) for s in paragraph.sentences], "url": url}

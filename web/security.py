@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import secrets
+import time
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Match
@@ -144,33 +148,51 @@ class Methods:
         await self.app(scope, receive, send_fixed)
 
 
+# Paths that take document files: their limit is QA_MAX_UPLOAD_BYTES (and a form's overhead).
+UPLOAD_PATHS = ("/admin/upload", "/api/documents/")
+FORM_OVERHEAD = 1 << 20
+
+
 class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` gets a 413 with a readable message.
 
     A declared Content-Length over the limit is refused before the app runs; a body sent without
-    one (chunked) is counted as it is read, and refused as soon as it passes the limit.
+    one (chunked) is counted as it is read, and refused as soon as it passes the limit. Uploads
+    (UPLOAD_PATHS) have the limit `upload_bytes` instead.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
-    def message(self) -> str:
+    def limit(self, path: str) -> int:
+        if self.upload_bytes and path.startswith(UPLOAD_PATHS):
+            return self.upload_bytes + FORM_OVERHEAD
+        return self.max_bytes
+
+    def message(self, path: str = "") -> str:
+        if self.limit(path) != self.max_bytes:
+            return (
+                f"the upload is too large (at most {self.upload_bytes:,} bytes; "
+                "the server's QA_MAX_UPLOAD_BYTES)"
+            )
         return (
             f"the request body is too large (at most {self.max_bytes:,} bytes; "
             "the server's QA_MAX_REQUEST_BYTES)"
         )
 
     async def refuse(self, scope: Scope, send: Send) -> None:
-        await send_error(scope, send, 413, self.message())
+        await send_error(scope, send, 413, self.message(scope.get("path", "")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         try:
-            too_large = declared is not None and int(declared) > self.max_bytes
+            too_large = declared is not None and int(declared) > limit
         except ValueError:
             too_large = False  # the server refuses a malformed Content-Length itself
         if too_large:
@@ -189,7 +211,7 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.max_bytes:
+            if size > limit:
                 await self.refuse(scope, send)
                 return
         body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
@@ -208,6 +230,29 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
         return await then()
 
     return receive
+
+
+CROSS_SITE = "a form of another site cannot post here"
+
+
+def same_origin(request: Request) -> None:
+    """Refuse a form post sent from another site (403).
+
+    Browsers say where a request comes from in Sec-Fetch-Site; older ones only in Origin (which
+    is "null" here for every post, ours too, because of Referrer-Policy: no-referrer, so "null"
+    proves nothing). A post with neither comes from a script, which no cookie of a browser
+    empowers, so it passes here (the admin routes check their token or CSRF token as well).
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site not in ("same-origin", "none"):  # none: typed or bookmarked by the user
+            raise HTTPException(403, CROSS_SITE)
+        return
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        here, there = urlsplit(str(request.base_url)), urlsplit(origin)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise HTTPException(403, CROSS_SITE)
 
 
 bearer = HTTPBearer(
@@ -240,3 +285,47 @@ def admin_only(settings: Settings) -> Callable[..., None]:
             raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
     return check
+
+
+# --- The admin page's session: a cookie made from the admin token, and its CSRF token ----------
+
+SESSION_COOKIE = "qa_admin"
+SESSION_SECONDS = 12 * 3600  # a login lasts the browser session, at most this long
+
+
+def _mac(token: str, purpose: str, value: str) -> str:
+    key = token.encode("utf-8")
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def new_session(token: str) -> str:
+    """A session cookie value: when it was issued, a random nonce, and their MAC by the token
+    (so nothing is stored on the server, and changing the token ends every session)."""
+    value = f"{int(time.time())}.{secrets.token_hex(16)}"
+    return f"{value}.{_mac(token, 'session', value)}"
+
+
+def session_valid(token: str, cookie: str | None) -> bool:
+    if not token or not cookie or cookie.count(".") != 2:
+        return False
+    issued, nonce, mac = cookie.split(".")
+    if not hmac.compare_digest(mac.encode(), _mac(token, "session", f"{issued}.{nonce}").encode()):
+        return False
+    return issued.isdigit() and 0 <= time.time() - int(issued) <= SESSION_SECONDS
+
+
+def csrf_token(token: str, cookie: str) -> str:
+    """The CSRF token of a session: every admin form carries it; another site cannot know it."""
+    return _mac(token, "csrf", cookie)
+
+
+def csrf_valid(token: str, cookie: str | None, sent: str | None) -> bool:
+    if not session_valid(token, cookie) or not sent:
+        return False
+    assert cookie is not None
+    return hmac.compare_digest(sent.encode(), csrf_token(token, cookie).encode())
+
+
+def token_matches(token: str, sent: str) -> bool:
+    """A token typed into the login form (compared in constant time, as bytes)."""
+    return bool(token) and hmac.compare_digest(sent.encode("utf-8"), token.encode("utf-8"))

@@ -51,7 +51,47 @@
     return figure;
   }
 
-  function turn(answer) {
+  // 👍 / 👎 on an answer, the same form the server renders (it works without JavaScript).
+  function vote(answer, link, filterValue) {
+    const form = el("form", "vote");
+    form.method = "post";
+    form.action = "/feedback";
+    const fields = { question: answer.question, next: link };
+    if (filterValue) fields.document = filterValue;
+    for (const [name, value] of Object.entries(fields)) {
+      const input = el("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    for (const [value, label, mark] of [
+      ["yes", "Helpful", "👍"],
+      ["no", "Not helpful", "👎"],
+    ]) {
+      const button = el("button", "", `${mark} ${label}`);
+      button.type = "submit";
+      button.name = "helpful";
+      button.value = value;
+      button.setAttribute("aria-label", label);
+      form.append(button, " ");
+    }
+    return form;
+  }
+
+  // The tools under an answer: a link to the conversation up to it, a button to copy it, and
+  // the 👍 / 👎 marks.
+  function tools(answer, link, filterValue) {
+    const permalink = el("a", "permalink", "Link to this answer");
+    permalink.href = link;
+    const button = el("button", "copy-link", "Copy link");
+    button.type = "button";
+    const line = el("div", "turn-tools");
+    line.append(permalink, " ", button, vote(answer, link, filterValue));
+    return line;
+  }
+
+  function turn(answer, link, filterValue) {
     const question = el("p", "question");
     question.append(el("span", "who", "You asked"), " ", answer.question);
     const reply = el("div", "reply");
@@ -66,7 +106,7 @@
       }
     }
     const item = el("li", "turn");
-    item.append(question, reply);
+    item.append(question, reply, tools(answer, link, filterValue));
     return item;
   }
 
@@ -76,59 +116,91 @@
   }
 
   function flash(button, text) {
+    const label = button.textContent;
     button.textContent = text;
     setTimeout(() => {
-      button.textContent = "Copy quote";
+      button.textContent = label;
     }, 2000);
   }
 
   // Copy buttons need JavaScript, so they start hidden.
-  for (const button of document.querySelectorAll("button.copy")) button.hidden = false;
+  for (const button of document.querySelectorAll("button.copy, button.copy-link")) {
+    button.hidden = false;
+  }
 
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("button.copy");
-    if (!button) return;
-    const figure = button.closest("figure");
-    const quote = figure.querySelector("blockquote");
-    const text = `${quote.textContent}\n— ${figure.querySelector("a.source").textContent}`;
+  async function copy(button, text, fallback) {
     try {
       await navigator.clipboard.writeText(text);
       flash(button, "Copied");
     } catch {
       const range = document.createRange();
-      range.selectNodeContents(quote);
+      range.selectNodeContents(fallback);
       const selection = window.getSelection();
       selection.removeAllRanges();
       selection.addRange(range);
       flash(button, "Selected: press Ctrl+C");
     }
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.copy");
+    if (button) {
+      // The quote, its source and the address of its paragraph.
+      const figure = button.closest("figure");
+      const quote = figure.querySelector("blockquote");
+      const source = figure.querySelector("a.source");
+      const text = `${quote.textContent}\n— ${source.textContent} ${source.href}`;
+      await copy(button, text, quote);
+      return;
+    }
+    const linkButton = event.target.closest("button.copy-link");
+    if (linkButton) {
+      const link = linkButton.closest(".turn-tools").querySelector("a.permalink");
+      await copy(linkButton, link.href, link);
+    }
+  });
+
+  // A mark is sent in the background and acknowledged in place of the buttons.
+  document.addEventListener("submit", async (event) => {
+    const voteForm = event.target.closest("form.vote");
+    if (!voteForm) return;
+    event.preventDefault();
+    const data = new FormData(voteForm);
+    const body = {
+      question: data.get("question"),
+      helpful: event.submitter?.value === "yes",
+      ...(data.get("document") ? { document: data.get("document") } : {}),
+    };
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+      voteForm.replaceChildren(
+        el("span", "voted", response.ok ? "Thanks for the feedback." : "Not recorded."),
+      );
+    } catch {
+      voteForm.replaceChildren(el("span", "voted", "Not recorded."));
+    }
   });
 
   if (!form || !conversation || !box) return;
 
-  // Earlier turns travel in hidden fields as references (see templates/chat.html): the same
-  // fields a post without JavaScript would send, so both ways keep one conversation.
-  function earlierQuestion(input) {
-    try {
-      return JSON.parse(input.value).q;
-    } catch {
-      return undefined;
-    }
+  // Earlier questions travel in hidden fields (see templates/chat.html): the same fields a
+  // post without JavaScript sends, so both ways keep one conversation. The conversation is
+  // also the page's address, /?q=…&q=…, so a reload or Back shows it again.
+  const history = Array.from(form.querySelectorAll('input[name="q"]'), (input) => input.value);
+  const filter = form.querySelector('[name="document"]');
+
+  function conversationPath(questions) {
+    const params = new URLSearchParams();
+    for (const q of questions) params.append("q", q);
+    if (filter?.value) params.append("document", filter.value);
+    const query = params.toString();
+    return query ? `/?${query}` : "/";
   }
 
-  function reference(answer) {
-    const passages = answer.passages.map((p) => [
-      p.document,
-      p.paragraph,
-      p.highlight.start,
-      p.highlight.end,
-    ]);
-    return JSON.stringify({ q: answer.question, a: answer.answered, p: passages });
-  }
-
-  const history = Array.from(form.querySelectorAll('input[name="turn"]'), earlierQuestion).filter(
-    (q) => typeof q === "string",
-  );
   const send = form.querySelector('button[type="submit"]');
   let busy = false;
 
@@ -149,22 +221,34 @@
       const response = await fetch("/api/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question: box.value, history: history.slice(-HISTORY_SENT) }),
+        body: JSON.stringify({
+          question: box.value,
+          history: history.slice(-HISTORY_SENT),
+          ...(filter?.value ? { document: filter.value } : {}),
+        }),
       });
       const data = await response.json().catch(() => ({}));
       if (!response.ok) {
         say(data.detail || `The request failed (HTTP ${response.status}).`, true);
         return;
       }
-      const item = turn(data);
-      conversation.append(item);
       history.push(data.question);
+      const path = conversationPath(history.slice(-HISTORY_SENT));
+      const item = turn(data, path, filter?.value);
+      conversation.append(item);
       const hidden = el("input");
       hidden.type = "hidden";
-      hidden.name = "turn";
-      hidden.value = reference(data);
+      hidden.name = "q";
+      hidden.value = data.question;
       form.querySelector("label").before(hidden); // after the earlier ones, in order
+      window.history.replaceState(null, "", path);
+      const tools = document.getElementById("conversation-tools");
+      if (tools) {
+        tools.hidden = false;
+        document.getElementById("export").href = `/conversation.md${path.slice(1)}`;
+      }
       document.getElementById("intro")?.remove();
+      document.getElementById("overview")?.remove();
       box.value = "";
       say("");
       item.scrollIntoView({ block: "start" });

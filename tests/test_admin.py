@@ -1,0 +1,245 @@
+"""The admin page and the documents API: who gets in, what they can do, what is refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.engine import Engine
+from tests.test_live import TOKEN, bearer
+from tests.test_rebuilder import until
+from web.app import create_app
+from web.security import SESSION_COOKIE
+
+DOCS = {"cats.txt": "Cats sleep for most of the day and hunt at dusk.\n"}
+ZEBRAS = b"Zebras cross the Mara river every year in the great migration.\n"
+
+
+@pytest.fixture
+def engine(make_engine) -> Engine:
+    engine = make_engine(DOCS, admin_token=TOKEN, max_upload_bytes=10_000)
+    engine.build()
+    return engine
+
+
+@pytest.fixture
+def client(engine: Engine) -> TestClient:
+    return TestClient(create_app(engine))
+
+
+def log_in(client: TestClient) -> str:
+    """Log in through the form; the CSRF token of the admin page."""
+    response = client.post("/admin/login", data={"token": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get("/admin")
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+
+def idle(client: TestClient) -> dict:
+    """The build status once no build runs (asked with the bearer token, as a script would)."""
+
+    def status() -> dict:
+        return client.get("/admin/build.json", headers=bearer(TOKEN)).json()
+
+    assert until(lambda: status()["status"]["state"] != "running")
+    return status()
+
+
+def test_admin_is_disabled_without_a_token(make_engine) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    client = TestClient(create_app(engine))
+    page = client.get("/admin")
+    assert page.status_code == 403 and "QA_ADMIN_TOKEN" in page.text
+    assert client.post("/admin/login", data={"token": ""}).status_code == 403
+    assert client.put("/api/documents/x.txt", content=ZEBRAS).status_code == 403
+
+
+def test_login_sets_an_httponly_samesite_strict_session_cookie(client: TestClient) -> None:
+    page = client.get("/admin")
+    assert page.status_code == 401 and 'type="password"' in page.text
+    wrong = client.post("/admin/login", data={"token": "guess"}, follow_redirects=False)
+    assert wrong.status_code == 401 and "not the admin token" in wrong.text
+    assert SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+    right = client.post("/admin/login", data={"token": TOKEN}, follow_redirects=False)
+    cookie = right.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=") and TOKEN not in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age" not in cookie
+    assert client.get("/admin").status_code == 200
+    # A forged or tampered cookie is no session.
+    value = client.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, value[:-1] + ("0" if value[-1] != "0" else "1"))
+    assert client.get("/admin").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("POST", "/admin/upload", None),
+        ("POST", "/admin/delete", {"name": "cats.txt"}),
+        ("POST", "/admin/rebuild", {}),
+        ("POST", "/admin/logout", {}),
+    ],
+)
+def test_admin_forms_need_the_session_and_its_csrf_token(
+    client: TestClient, engine: Engine, method: str, path: str, data
+) -> None:
+    files = [("files", ("zebras.txt", ZEBRAS))] if data is None else None
+    form = data or {}
+    # No cookie, even with a token that would be right for a session.
+    response = client.request(method, path, data={**form, "csrf": "x"}, files=files)
+    assert response.status_code == 403
+    csrf = log_in(client)
+    for sent in ({}, {"csrf": "wrong"}, {"csrf": csrf[:-1]}):
+        response = client.request(method, path, data={**form, **sent}, files=files)
+        assert response.status_code == 403, sent
+    # A cross-site post with the right cookie and token (a stolen page) is refused too.
+    headers = {"Sec-Fetch-Site": "cross-site"}
+    response = client.request(
+        method, path, data={**form, "csrf": csrf}, files=files, headers=headers
+    )
+    assert response.status_code == 403
+    assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]  # untouched
+
+
+def test_logout_ends_the_session(client: TestClient) -> None:
+    csrf = log_in(client)
+    response = client.post("/admin/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert response.status_code == 303
+    assert f'{SESSION_COOKIE}=""' in response.headers["set-cookie"]
+    assert client.get("/admin").status_code == 401
+
+
+def test_build_status_needs_the_session_or_the_token(client: TestClient) -> None:
+    assert client.get("/admin/build.json").status_code == 401
+    assert client.get("/admin/build.json", headers=bearer("wrong")).status_code == 401
+    assert client.get("/admin/build.json", headers=bearer(TOKEN)).status_code == 200
+    log_in(client)
+    body = client.get("/admin/build.json").json()
+    assert set(body) == {"status", "history"}
+
+
+def test_upload_rebuild_and_answer(client: TestClient, engine: Engine) -> None:
+    csrf = log_in(client)
+    response = client.post(
+        "/admin/upload",
+        data={"csrf": csrf, "rebuild": "true"},
+        files=[("files", ("zebras.txt", ZEBRAS)), ("files", ("evil.sh", b"rm -rf /"))],
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/admin"
+    build = idle(client)
+    assert build["status"]["state"] == "idle" and "1 documents added" in build["status"]["summary"]
+    progress = build["status"]["progress"]
+    assert progress["documents_read"] == progress["documents"] == 2
+    assert progress["texts_embedded"] == progress["texts"] > 0
+    assert [b["job"] for b in build["history"]] == [build["status"]["job"]]
+    page = client.get("/admin").text
+    notices = re.findall(r"<li class=\"(ok|error)\">([^<]+)</li>", page)
+    assert notices[0] == ("ok", f"Added zebras.txt ({len(ZEBRAS)} bytes).")
+    assert notices[1][0] == "error" and "not a document type" in notices[1][1]
+    answer = client.post("/api/ask", json={"question": "When do zebras cross the Mara?"}).json()
+    assert answer["passages"][0]["document"] == "zebras.txt"
+    # The same name again: refused unless replacing is asked for.
+    again = {"files": ("zebras.txt", b"Zebras are striped horses of Africa.\n")}
+    page = client.post("/admin/upload", data={"csrf": csrf}, files=again).text  # (redirected)
+    assert "already in the documents folder: replace it?" in page
+    assert (engine.settings.docs / "zebras.txt").read_bytes() == ZEBRAS
+    page = client.post("/admin/upload", data={"csrf": csrf, "replace": "true"}, files=again).text
+    assert "Replaced zebras.txt" in page
+    # Delete, and the rebuild drops it.
+    client.post("/admin/delete", data={"csrf": csrf, "name": "zebras.txt", "rebuild": "true"})
+    idle(client)
+    assert [d["id"] for d in client.get("/documents.json").json()["documents"]] == ["cats.txt"]
+
+
+def test_the_documents_api_for_scripts(client: TestClient, engine: Engine) -> None:
+    auth = bearer(TOKEN)
+    assert client.put("/api/documents/zebras.txt", content=ZEBRAS).status_code == 401
+    assert (
+        client.put("/api/documents/z.txt", content=ZEBRAS, headers=bearer("x")).status_code == 401
+    )
+    created = client.put("/api/documents/wild/zebras.txt", content=ZEBRAS, headers=auth)
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["document"], body["bytes"], body["replaced"]) == (
+        "wild/zebras.txt",
+        len(ZEBRAS),
+        False,
+    )
+    assert body["build"]["state"] in ("running", "idle")
+    idle(client)
+    assert "wild/zebras.txt" in [d["id"] for d in client.get("/documents.json").json()["documents"]]
+    exists = client.put("/api/documents/wild/zebras.txt", content=ZEBRAS, headers=auth)
+    assert exists.status_code == 409 and "replace" in exists.json()["detail"]
+    replaced = client.put(
+        "/api/documents/wild/zebras.txt?replace=true&rebuild=false", content=b"Zebras!\n",
+        headers=auth,
+    )  # fmt: skip
+    assert replaced.status_code == 200 and replaced.json()["build"] is None
+    for name, status in [
+        ("run.sh", 400), ("../outside.txt", 400), (".hidden.txt", 400), ("big.txt", 413),
+    ]:  # fmt: skip
+        content = b"x" * 10_001 if name == "big.txt" else ZEBRAS
+        response = client.put(f"/api/documents/{name}", content=content, headers=auth)
+        assert response.status_code in (status, 404), (name, response.text)
+        assert isinstance(response.json()["detail"], str)
+    assert not (engine.settings.docs.parent / "outside.txt").exists()
+    huge = client.put("/api/documents/huge.txt", content=b"x" * 2_000_000, headers=auth)
+    assert huge.status_code == 413 and "QA_MAX_UPLOAD_BYTES" in huge.json()["detail"]
+    deleted = client.delete("/api/documents/wild/zebras.txt?rebuild=false", headers=auth)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+    assert client.delete("/api/documents/wild/zebras.txt", headers=auth).status_code == 404
+    assert client.delete("/api/documents/cats.txt").status_code == 401
+    assert sorted(p.name for p in Path(engine.settings.docs).rglob("*.txt")) == ["cats.txt"]
+
+
+def test_the_report_is_on_the_admin_page(client: TestClient, engine: Engine) -> None:
+    for question in ["What is the boiling point of mercury?", "How do I reset my password?"] * 2:
+        client.post("/api/ask", json={"question": question})
+    client.post("/api/feedback", json={"question": "Do cats hunt?", "helpful": False})
+    log_in(client)
+    page = client.get("/admin").text
+    groups = re.findall(r'<span class="count">(\d+)×</span> ([^<]+)</p>', page)
+    assert groups == [
+        ("2", "How do I reset my password?"), ("2", "What is the boiling point of mercury?"),
+        ("1", "Do cats hunt?"),
+    ]  # fmt: skip
+    assert "unhelpful 1" in page and "cats.txt ¶1" in page
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_the_documents_api_with_the_token_never_fails(make_engine, method: str) -> None:
+    """Schemathesis-generated requests with the right token (so they reach the file code):
+    no 5xx, statuses and bodies as documented, nothing written outside the documents folder."""
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from schemathesis.generation.modes import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    engine = make_engine(DOCS, admin_token="token")
+    engine.build()
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(engine))
+    operation = schema["/api/documents/{name}"][method]
+    outside = sorted(p.name for p in engine.settings.docs.parent.iterdir())
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @hypothesis_settings(
+        max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+    )
+    def check(case) -> None:
+        case.query = {**(case.query or {}), "rebuild": "false"}  # no build per example
+        # A name and content the schema allows may still be refused (a type the index does not
+        # read, unreadable bytes): a 400 with the reason; every other check is on.
+        case.call_and_validate(
+            headers={"Authorization": "Bearer token"}, excluded_checks=[positive_data_acceptance]
+        )
+
+    check()
+    assert sorted(p.name for p in engine.settings.docs.parent.iterdir()) == outside

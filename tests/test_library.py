@@ -1,0 +1,118 @@
+"""Library: files added to and removed from the documents folder, safely."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from qa import library
+from qa.errors import DocumentExistsError, DocumentNotFoundError, UploadError, UploadTooLargeError
+
+TEXT = b"Zebras cross the Mara river every year in the great migration.\n"
+LIMIT = 1000
+
+
+def add(docs: Path, name: str, data: bytes = TEXT, replace: bool = False) -> library.Added:
+    return library.add(docs, name, io.BytesIO(data), LIMIT, replace)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    return folder
+
+
+def no_leftovers(docs: Path) -> None:
+    assert [p.name for p in docs.rglob(".*")] == []  # no half-written upload left behind
+
+
+@pytest.mark.parametrize("name", ["zebras.txt", "Notes/Zébras 2.md", "a/b/c.HTML", "x.pdf.txt"])
+def test_good_names(name: str) -> None:
+    assert library.safe_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "empty"),
+        ("../escape.txt", "'..'"),
+        ("a//b.txt", "empty"),
+        ("/etc/passwd.txt", "empty"),
+        (".hidden.txt", "hidden"),
+        ("sub/.git/x.txt", "hidden"),
+        ("back\\slash.txt", "backslash"),
+        ("nul\x00.txt", "control"),
+        ("script.sh", "not a document type"),
+        ("noextension", "not a document type"),
+        ("x" * 300 + ".txt", "too long"),
+        ("/".join("d" * 10) + "/x.txt", "too many folders"),
+    ],
+)
+def test_bad_names_are_refused_with_the_reason(name: str, reason: str) -> None:
+    with pytest.raises(UploadError, match=reason):
+        library.safe_name(name)
+
+
+def test_add_writes_the_file_and_never_overwrites_unless_asked(docs: Path) -> None:
+    added = add(docs, "sub/zebras.txt")
+    assert (added.name, added.bytes, added.replaced) == ("sub/zebras.txt", len(TEXT), False)
+    assert (docs / "sub" / "zebras.txt").read_bytes() == TEXT
+    other = b"Zebras have stripes.\n"
+    with pytest.raises(DocumentExistsError, match="replace it"):
+        add(docs, "sub/zebras.txt", other)
+    assert (docs / "sub" / "zebras.txt").read_bytes() == TEXT
+    assert add(docs, "sub/zebras.txt", other, replace=True).replaced is True
+    assert (docs / "sub" / "zebras.txt").read_bytes() == other
+    no_leftovers(docs)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "reason"),
+    [
+        (b"x" * (LIMIT + 1), UploadTooLargeError, "too large"),
+        (b"", UploadError, "empty"),
+        (b"\x00\x01binary", UploadError, "cannot be read: binary"),
+    ],
+)
+def test_bad_content_is_refused_and_nothing_is_left(docs: Path, data, error, reason) -> None:
+    with pytest.raises(error, match=reason):
+        add(docs, "bad.txt", data)
+    assert list(docs.iterdir()) == []
+
+
+def test_an_unreadable_pdf_is_refused(docs: Path) -> None:
+    with pytest.raises(UploadError, match="cannot be read"):
+        add(docs, "fake.pdf", b"%PDF-1.4 this is not really a PDF")
+    assert list(docs.iterdir()) == []
+
+
+def test_a_link_cannot_lead_outside_the_documents_folder(docs: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"secret")
+    os.symlink(outside, docs / "link")
+    with pytest.raises(UploadError, match="not inside"):
+        add(docs, "link/new.txt")
+    with pytest.raises(UploadError, match="not inside"):
+        library.remove(docs, "link/secret.txt")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_remove_and_list(docs: Path) -> None:
+    add(docs, "a.txt")
+    add(docs, "sub/b.md")
+    (docs / ".hidden.txt").write_bytes(TEXT)
+    (docs / "c.exe").write_bytes(b"MZ")
+    assert [f.name for f in library.files(docs)] == ["a.txt", "sub/b.md"]
+    assert library.files(docs)[0].bytes == len(TEXT)
+    library.remove(docs, "a.txt")
+    assert [f.name for f in library.files(docs)] == ["sub/b.md"]
+    with pytest.raises(DocumentNotFoundError):
+        library.remove(docs, "a.txt")
+    with pytest.raises(UploadError):
+        library.remove(docs, "c.exe")  # not a document: not ours to delete
+    assert library.files(docs / "missing") == []
