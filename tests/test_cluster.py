@@ -124,9 +124,10 @@ def test_an_incremental_ray_build_embeds_only_what_changed(
         "A new first line.\n\n" + (docs / "report-0.txt").read_text()
     )
     (docs / "zebras.txt").write_text("Zebras cross the Mara river every year.\n", "utf-8")
-    local = engine(docs, tmp_path / "local", embedder).build()
+    # (the copied indexes name the reference's documents folder: this copy is another one)
+    local = engine(docs, tmp_path / "local", embedder).build(repoint=True)
     sent = workers.texts_sent
-    remote = engine(docs, tmp_path / "ray", embedder).build(map_batches=workers)
+    remote = engine(docs, tmp_path / "ray", embedder).build(map_batches=workers, repoint=True)
     assert (len(remote.added), len(remote.changed), len(remote.unchanged)) == (1, 1, 5)
     assert 0 < workers.texts_sent - sent == remote.texts_to_embed == local.texts_to_embed <= 6
     assert_same_index(tmp_path / "local", tmp_path / "ray")
