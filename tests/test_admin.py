@@ -210,7 +210,7 @@ def test_the_report_is_on_the_admin_page(client: TestClient, engine: Engine) -> 
         ("2", "How do I reset my password?"), ("2", "What is the boiling point of mercury?"),
         ("1", "Do cats hunt?"),
     ]  # fmt: skip
-    assert "unhelpful 1" in page and "cats.txt ¶1" in page
+    assert "unhelpful 1" in page and "cats.txt · ¶1" in page
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
@@ -243,3 +243,21 @@ def test_the_documents_api_with_the_token_never_fails(make_engine, method: str) 
 
     check()
     assert sorted(p.name for p in engine.settings.docs.parent.iterdir()) == outside
+
+
+def test_a_server_started_without_docs_uploads_into_the_index_folder_s_own(
+    engine: Engine, embedder
+) -> None:
+    """`qa serve --index I` (no --docs, as `make run` starts it): the documents folder is the one
+    the index remembers, for the admin page and the documents API too."""
+    from dataclasses import replace
+
+    served = Engine(replace(engine.settings, docs=None), embedder)
+    client = TestClient(create_app(served))
+    log_in(client)
+    response = client.put("/api/documents/zebras.txt", content=ZEBRAS, headers=bearer(TOKEN))
+    assert response.status_code == 201
+    assert (engine.settings.docs / "zebras.txt").read_bytes() == ZEBRAS
+    assert "zebras.txt" in client.get("/admin").text
+    assert client.delete("/api/documents/zebras.txt", headers=bearer(TOKEN)).status_code == 200
+    assert not (engine.settings.docs / "zebras.txt").exists()

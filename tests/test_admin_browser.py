@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import re
 import shutil
 import threading
 import time
@@ -121,7 +122,9 @@ def test_upload_watch_the_rebuild_and_ask(tab: Tab, engine: Engine, tmp_path: Pa
         answer = chat.open()
         chat.ask(OKAPI_QUESTION)
         card = last_turn(answer).locator("figure.quote").first
-        expect(card.locator("a.source")).to_contain_text("okapi.md")
+        expect(card.locator("a.source")).to_have_attribute(
+            "href", re.compile(r"/documents/okapi\.md\?")
+        )
         expect(card.locator("blockquote")).to_contain_text("thirty centimetres")
         elapsed = time.perf_counter() - started
         assert chat.problems == []

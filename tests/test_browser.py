@@ -216,7 +216,8 @@ def test_copy_quote_puts_the_quote_and_its_source_on_the_clipboard(
         card.locator("button.copy").click()
         expect(card.locator("button.copy")).to_have_text("Copied")
         quote = card.locator("blockquote").text_content()
-        source = f"{tab.base}/documents/defectors.txt?p=5#p5"
+        source = card.locator("a.source").get_attribute("href") or ""
+        assert source.startswith(f"{tab.base}/documents/defectors.txt?p=5&s=")
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == f"{quote}\n— defectors.txt · ¶5 {source}"
         assert tab.problems == []
@@ -355,7 +356,7 @@ def test_new_conversation_and_export(tab: Tab) -> None:
         page.locator("#export").click()
     text = Path(download.value.path()).read_text("utf-8")
     assert f"## {DEFECTED}" in text
-    assert f"— [defectors.txt ¶5]({tab.base}/documents/defectors.txt?p=5#p5)" in text
+    assert f"— [defectors.txt · ¶5]({tab.base}/documents/defectors.txt?p=5&s=" in text
     with page.expect_navigation():
         page.locator("#new-conversation").click()
     assert page.url == f"{tab.base}/"

@@ -232,7 +232,7 @@ def test_qa_report_prints_the_groups(engine: Engine, capsys, monkeypatch) -> Non
     assert cli.main(["report", *flags]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"2× {MERCURY}  (unanswered 2; last ")
-    assert f"also asked: {MERCURY_AGAIN} (1×)" in out and "[1] defectors.txt ¶" in out
+    assert f"also asked: {MERCURY_AGAIN} (1×)" in out and "[1] defectors.txt · ¶" in out
     assert cli.main(["report", *flags, "--json", "--base-url", "http://qa.example"]) == 0
     groups = json.loads(capsys.readouterr().out)["groups"]
     assert [(g["question"], g["count"]) for g in groups] == [(MERCURY, 2), (PASSWORD, 1)]

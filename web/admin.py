@@ -117,7 +117,7 @@ def install(
         context = {
             "csrf": csrf_token(settings.admin_token, cookie),
             "notices": notices.pop(cookie, []),
-            "files": library.files(settings.docs),
+            "files": library.files(engine.docs),
             "indexed": indexed,
             "build": build_dict(),
             "groups": engine.report(),
@@ -164,7 +164,7 @@ def install(
             name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
             try:
                 done = library.add(
-                    settings.docs, name, upload.file, settings.max_upload_bytes, replace
+                    engine.docs, name, upload.file, settings.max_upload_bytes, replace
                 )
             except QAError as e:
                 tell(cookie, "error", str(e))
@@ -183,7 +183,7 @@ def install(
         rebuild: Annotated[bool, Form()] = False,
     ) -> Response:
         try:
-            library.remove(settings.docs, name)
+            library.remove(engine.docs, name)
             tell(cookie, "ok", f"Deleted {name}.")
             if rebuild:
                 rebuilder.request()
@@ -225,7 +225,7 @@ def install(
         `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
         data = io.BytesIO(await request.body())  # (at most the upload limit: BodyLimit)
         done = await run_in_threadpool(
-            library.add, settings.docs, name, data, settings.max_upload_bytes, replace
+            library.add, engine.docs, name, data, settings.max_upload_bytes, replace
         )
         build = rebuilder.request().as_dict() if rebuild else None
         body = {"document": done.name, "bytes": done.bytes, "replaced": done.replaced}
@@ -248,7 +248,7 @@ def install(
     ) -> dict[str, Any]:
         """Delete `name` from the documents folder, then rebuild unless `rebuild=false`. Needs
         `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
-        library.remove(settings.docs, name)
+        library.remove(engine.docs, name)
         build = rebuilder.request().as_dict() if rebuild else None
         return {"document": name, "deleted": True, "build": build}
 
