@@ -25,6 +25,7 @@ from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
+from qa.verifier import read_question
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class Engine:
             raise DocumentNotFoundError(f"no indexed document {document!r}")
         with self._turns:
             query = make_query(text, self.embedder.encode_query(text))
-            return [passage(index, hit) for hit in rank(index, query, k, document)]
+            question = read_question(index, text)
+            return [passage(index, hit, question) for hit in rank(index, query, k, document)]
 
     def ask(
         self, question: str, history: list[str] | tuple[str, ...] = (), depth: int = 0
@@ -153,7 +155,7 @@ class Engine:
             query = make_query(text, self.embedder.encode_query(text))
             hits = rank(index, query, max(self.settings.passages, 2, depth))
             return make_answer(
-                question, index, hits, self.settings.passages, self.settings.min_confidence
+                question, index, hits, self.settings.passages, self.settings.min_confidence, text
             )
 
     def _clean_history(self, history: list[str] | tuple[str, ...]) -> list[str]:

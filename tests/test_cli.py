@@ -42,8 +42,11 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     data = json.loads(out)
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
-                                        "highlight"}  # fmt: skip
+                                        "highlight", "answer"}  # fmt: skip
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
+    top, answer = data["passages"][0], data["passages"][0]["answer"]
+    assert top["text"][answer["start"] : answer["end"]] == "196"
+    assert data["strength"] == "strong match" and "answer" not in data["passages"][1]
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
     assert out.startswith("[1] defectors.txt ¶1") and "**Ri Il-kyu, who had been" in out

@@ -134,16 +134,19 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
     response = client.post("/api/ask", json={"question": DEFECTED})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answered", "message", "confidence", "passages"}
+    assert set(body) == {"question", "answered", "message", "confidence", "strength", "passages"}
     assert body["question"] == DEFECTED
+    assert body["strength"] == "strong match"
     assert body["answered"] is True
     assert body["message"] is None
     assert 0.5 <= body["confidence"] <= 1
     assert 1 <= len(body["passages"]) <= 3
     best = body["passages"][0]
-    assert set(best) == PASSAGE_KEYS
+    assert set(best) == PASSAGE_KEYS | {"answer"}  # the answer phrase, only when sure
     assert best["paragraph"] == 5
     assert "196" in best["text"][best["highlight"]["start"] : best["highlight"]["end"]]
+    assert best["text"][best["answer"]["start"] : best["answer"]["end"]] == "196"
+    assert all(set(p) == PASSAGE_KEYS for p in body["passages"][1:])
     assert best["url"].endswith("/documents/defectors.txt?p=5#p5")
 
 
