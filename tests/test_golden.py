@@ -70,10 +70,23 @@ def test_on_topic_question_the_article_does_not_answer_is_refused(seed_engine, q
     assert answer.strength is None and all(p.answer is None for p in answer.passages)
 
 
-def test_answer_phrase_is_marked_inside_the_highlight(seed_engine) -> None:
-    answer = seed_engine.ask("How many North Koreans defected last year?")
-    top = answer.passages[0]
-    assert top.answer is not None and top.text[slice(*top.answer)] == "196"
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("When is Defectors' Day celebrated?", "14 July"),
+        # Missed: counts measured .74 exact match on even SQuAD articles (the sentence often
+        # holds several), below the .8 a mark must reach, so no number is marked. Strict: this
+        # fails loudly once counts are marked.
+        pytest.param(
+            "How many North Koreans defected last year?",
+            "196",
+            marks=pytest.mark.xfail(strict=True, reason="numbers are not marked (EM .74 < .8)"),
+        ),
+    ],
+)
+def test_answer_phrase_is_marked_inside_the_highlight(seed_engine, question, phrase) -> None:
+    top = seed_engine.ask(question).passages[0]
+    assert top.answer is not None and top.text[slice(*top.answer)] == phrase
     assert top.highlight[0] <= top.answer[0] < top.answer[1] <= top.highlight[1]
 
 

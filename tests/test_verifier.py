@@ -44,18 +44,18 @@ def test_a_sentence_must_add_something_of_the_kind_asked() -> None:
     assert not has_kind("He was a counsellor in Cuba.", "reason", q.words)
 
 
-def test_answer_phrase_is_the_number_next_to_the_question_words() -> None:
-    q = question("How many North Koreans defected last year?")
-    s, e = answer_phrase(SENTENCE, q)
-    assert SENTENCE[s:e] == "196"
+def test_answer_phrase_is_the_date_next_to_the_question_words() -> None:
+    sentence = "Built in 1850 as a depot, the building got its new wing, finished on 14 July 1999."
+    s, e = answer_phrase(sentence, question("When was the new wing finished?"))
+    assert sentence[s:e] == "14 July 1999"
+    assert answer_phrase("Founded in 1850, rebuilt in 1999.", question("When was it?")) is None
 
 
-def test_answer_phrase_only_when_one_candidate_stands_out() -> None:
-    q = question("How many people came?")
-    assert answer_phrase("Some 300 came on Monday and 400 on Tuesday.", q) is None  # a tie
-    assert answer_phrase("Nobody came.", q) is None
-    assert answer_phrase("It was founded in 1999.", q) is None  # a year is not a count
-    assert answer_phrase("It has 14 settings.", question("Who founded it?")) is None  # kind
+def test_answer_phrase_only_for_kinds_measured_precise_enough() -> None:
+    # Counts measured .74 exact match on even SQuAD articles (below .8): never marked.
+    assert answer_phrase(SENTENCE, question("How many North Koreans defected last year?")) is None
+    assert answer_phrase("It has 14 settings.", question("Who founded it?")) is None
+    assert answer_phrase("Nobody came.", question("When did they come?")) is None
     when = question("When was it founded?")
     s, e = answer_phrase("It was founded on 14 July 1999 in Paris.", when)
     assert "It was founded on 14 July 1999 in Paris."[s:e] == "14 July 1999"

@@ -142,12 +142,21 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
     assert 0.5 <= body["confidence"] <= 1
     assert 1 <= len(body["passages"]) <= 3
     best = body["passages"][0]
-    assert set(best) == PASSAGE_KEYS | {"answer"}  # the answer phrase, only when sure
+    assert set(best) == PASSAGE_KEYS  # no `answer`: counts are never marked
     assert best["paragraph"] == 5
     assert "196" in best["text"][best["highlight"]["start"] : best["highlight"]["end"]]
-    assert best["text"][best["answer"]["start"] : best["answer"]["end"]] == "196"
-    assert all(set(p) == PASSAGE_KEYS for p in body["passages"][1:])
     assert best["url"].endswith("/documents/defectors.txt?p=5#p5")
+
+
+def test_ask_marks_the_answer_phrase_when_sure(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "When is Defectors' Day celebrated?"}).json()
+    best = body["passages"][0]
+    assert set(best) == PASSAGE_KEYS | {"answer"}
+    assert best["text"][best["answer"]["start"] : best["answer"]["end"]] == "14 July"
+    assert all(set(p) == PASSAGE_KEYS for p in body["passages"][1:])
+    page = client.post("/", data={"question": "When is Defectors' Day celebrated?"}).text
+    assert '<mark class="answer">14 July</mark>' in page and "strong match" in page
+    assert 'class="quote secondary"' in page
 
 
 def test_ask_says_when_the_documents_do_not_answer(client: TestClient) -> None:

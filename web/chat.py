@@ -79,13 +79,17 @@ def restore(engine: Engine, fields: list[str]) -> list[dict[str, Any]]:
     return turns
 
 
-def turn(question: str, answered: bool, passages: list[dict[str, Any]]) -> dict[str, Any]:
-    """One exchange as the template shows it, with its hidden field."""
+def turn(
+    question: str, answered: bool, passages: list[dict[str, Any]], strength: str | None = None
+) -> dict[str, Any]:
+    """One exchange as the template shows it, with its hidden field (which does not carry
+    the confidence in words: earlier turns show their quotes only)."""
     shown = {
         "question": question,
         "answered": answered,
         "message": None if answered else NO_ANSWER,
         "passages": passages,
+        "strength": strength,
     }
     return {**shown, "ref": reference(shown)}
 
@@ -98,5 +102,7 @@ def converse(engine: Engine, question: str, fields: list[str]) -> tuple[dict[str
     except QuestionError as e:
         return {"turns": earlier, "draft": question, "error": str(e)}, 422
     latest = answer_dict(answer)
-    latest_turn = turn(latest["question"], latest["answered"], latest["passages"])
+    latest_turn = turn(
+        latest["question"], latest["answered"], latest["passages"], latest["strength"]
+    )
     return {"turns": [*earlier, latest_turn], "draft": "", "error": ""}, 200
