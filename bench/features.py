@@ -23,7 +23,15 @@ from qa.retriever import SIGNALS, candidates, evidence, make_query  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-v1.1.json"
+# shared/ sits beside the repository (or beside the folder of its worktrees).
+SQUAD = next(
+    (
+        found
+        for parent in Path(__file__).resolve().parents[1:4]
+        if (found := parent / "shared" / "eval" / "squad-dev-v1.1.json").is_file()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-v1.1.json",
+)
 
 
 def pooled_engine(contexts: dict[str, str], name: str) -> Engine:

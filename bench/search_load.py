@@ -355,6 +355,7 @@ def run_pair(label: str, index_root: Path, corpus: Path, vectors: Path | None, a
 
 def in_process(label: str, index_root: Path, http: dict | None, n: int = 200) -> None:
     """Median time of each stage of a search, on our index, one query at a time."""
+    from qa.answer import make_answer
     from qa.engine import Engine
     from qa.retriever import make_query, rank
     from qa.settings import Settings
@@ -365,7 +366,9 @@ def in_process(label: str, index_root: Path, http: dict | None, n: int = 200) ->
     _, qs = load_squad(SQUAD)
     questions = [q.text for q in random.Random(1).sample(qs, n)]
     emb = engine.embedder
-    stages: dict[str, list[float]] = {k: [] for k in ("encode", "ann", "bm25", "rank", "search")}
+    stages: dict[str, list[float]] = {
+        k: [] for k in ("encode", "ann", "bm25", "rank", "search", "verify")
+    }
     for q in questions:
         t0 = time.perf_counter()
         vector = emb.encode_query(q)
@@ -377,18 +380,24 @@ def in_process(label: str, index_root: Path, http: dict | None, n: int = 200) ->
         t2 = time.perf_counter()
         index.lexical.scores(query.terms)
         t3 = time.perf_counter()
-        rank(index, query, 5)  # (searches and scores again: the whole ranking step)
+        hits = rank(index, query, 5)  # (searches and scores again: the whole ranking step)
         t4 = time.perf_counter()
         engine.search(q, 5)
         t5 = time.perf_counter()
-        for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+        # What the answer adds to the ranking: the verifier reads the shown passages, scores
+        # the confidence and looks for the answer phrase (qa.answer.make_answer).
+        make_answer(q, index, hits, settings.passages, settings.min_confidence)
+        t6 = time.perf_counter()
+        steps = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
+        for name, dt in zip(stages, steps):
             stages[name].append(dt * 1000)
     med = {k: statistics.median(v) for k, v in stages.items()}
     print(f"\n== {label}: in-process, one query at a time, median of {n} ({emb.backend}) ==")
     print(f"query encode {med['encode']:.2f} ms | ANN (passages+sentences, k=200) "
           f"{med['ann']:.2f} ms | BM25 scores {med['bm25']:.2f} ms | "
           f"rank (candidates + all signals) {med['rank']:.2f} ms | "
-          f"full engine.search {med['search']:.2f} ms")  # fmt: skip
+          f"full engine.search {med['search']:.2f} ms | "
+          f"answer (verifier, {settings.passages} passages) {med['verify']:.2f} ms")  # fmt: skip
     base = med["encode"] + med["ann"] + med["bm25"]
     print(f"encode + ANN + BM25 = {base:.2f} ms", flush=True)
     if http is not None:

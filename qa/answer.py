@@ -1,12 +1,12 @@
 """Answers: quoted passages with a highlighted sentence, or an explicit "no answer".
 
 Nothing here writes text of its own: a passage is a verbatim paragraph of a document, the
-highlight is a character span inside it, and the only other words are the fixed phrases below.
+highlight (and the answer phrase, when there is one) is a character span inside it, and the
+only other words are the fixed phrases below.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,18 +14,27 @@ import numpy as np
 from qa.paragraphs import SECTION_SEPARATOR
 from qa.retriever import Hit
 from qa.store import Index
+from qa.verifier import (
+    Question,
+    answer_features,
+    answer_phrase,
+    answer_probability,
+    read_question,
+    sentence_features,
+    sentence_scores,
+)
 
 NO_ANSWER = "The documents don't answer this."
+STRONG = "strong match"
+PARTIAL = "partial match"
 
-# Highlight: share of the sentence cosine in the mix with stemmed, idf-weighted word overlap,
-# and how close (as a fraction of the best) an adjacent sentence must score to be marked too.
-# Fitted on even-numbered SQuAD articles (bench/highlight.py): a pair is marked for about one
-# question in ten, typically when the answer follows the sentence that names the topic.
-HIGHLIGHT_DENSE_SHARE = 0.4
-HIGHLIGHT_PAIR_RATIO = 0.85
-# Confidence: logistic calibration of confidence_features(), fitted by bench/confidence.py.
-CONFIDENCE_BIAS = -14.2
-CONFIDENCE_WEIGHTS = (22.3, 4.27, 3.25)
+# An adjacent sentence is marked too when the verifier weighs it at least this fraction of the
+# best one (typically the answer follows the sentence that names the topic). Picked on even
+# SQuAD articles (bench/verifier.py).
+HIGHLIGHT_PAIR_RATIO = 0.5
+# Confidence at or above which an answer is a "strong match" (below it, down to the
+# min_confidence setting, a "partial match"); see bench/verifier.py for what each means.
+STRONG_CONFIDENCE = 0.75
 
 
 @dataclass(frozen=True)
@@ -40,13 +49,14 @@ class Passage:
     title: str = ""  # the document's title (its file name if it has none)
     section: str = ""  # heading path of the paragraph, "" if none
     page: int | None = None  # PDF page where the paragraph starts
+    answer: tuple[int, int] | None = None  # the answer phrase, inside the highlight, when sure
 
     @property
     def citation(self) -> str:
         return citation(self.title or self.document, self.section, self.page, self.paragraph)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "text": self.text,
             "document": self.document,
             "path": self.document,
@@ -58,6 +68,9 @@ class Passage:
             "score": round(self.score, 4),
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
         }
+        if self.answer is not None:
+            out["answer"] = {"start": self.answer[0], "end": self.answer[1]}
+        return out
 
 
 def citation(title: str, section: str, page: int | None, paragraph: int) -> str:
@@ -80,6 +93,7 @@ class Answer:
     confidence: float
     passages: list[Passage] = field(default_factory=list)
     ranked: list[str] = field(default_factory=list)  # paragraph keys of the whole ranking
+    strength: str | None = None  # STRONG or PARTIAL when answered
 
     @property
     def message(self) -> str | None:
@@ -91,68 +105,108 @@ class Answer:
             "answered": self.answered,
             "message": self.message,
             "confidence": round(self.confidence, 4),
+            "strength": self.strength,
             "passages": [p.as_dict() for p in self.passages],
         }
 
 
-def highlight(index: Index, hit: Hit) -> tuple[int, int]:
-    """Span of the sentence of the hit's paragraph that best matches the query, by the cosine
-    and term overlap of each sentence that the ranking already computed."""
+@dataclass(frozen=True)
+class Reading:
+    """What the verifier found in one passage: the sentences to mark (first, last), the
+    character spans of each sentence, its features and scores."""
+
+    first: int
+    last: int
+    spans: list[tuple[int, int]]
+    features: np.ndarray
+    scores: np.ndarray
+
+
+def read(index: Index, question: Question, hit: Hit) -> Reading:
+    """The verifier's reading of the hit's paragraph: its sentences scored for stating the
+    answer, the best one marked, with an adjacent one when it weighs nearly as much."""
     row = hit.row
     first, last = int(index.sentence_first[row]), int(index.sentence_first[row + 1])
-    if last <= first:
-        return 0, len(index.paragraphs[row].text)
-    spans = index.sentence_span[first:last]
-    dense, overlap = hit.sentence_cosines, hit.sentence_overlaps
-    mix = HIGHLIGHT_DENSE_SHARE * dense + (1 - HIGHLIGHT_DENSE_SHARE) * overlap
-    first_best = last_best = int(np.argmax(mix))
-    neighbours = [i for i in (first_best - 1, first_best + 1) if 0 <= i < len(mix)]
-    if neighbours and mix[first_best] > 0:
-        near = max(neighbours, key=lambda i: mix[i])
-        if mix[near] >= HIGHLIGHT_PAIR_RATIO * mix[first_best]:
-            first_best, last_best = min(first_best, near), max(first_best, near)
-    return int(spans[first_best][0]), int(spans[last_best][1])
+    spans = [(int(s), int(e)) for s, e in index.sentence_span[first:last]]
+    spans = spans or [(0, len(index.paragraphs[row].text))]
+    features = sentence_features(index, question, hit)
+    scores = sentence_scores(features)
+    best = start = end = int(np.argmax(scores))
+    neighbours = [i for i in (best - 1, best + 1) if 0 <= i < len(scores)]
+    if neighbours:
+        near = max(neighbours, key=lambda i: scores[i])
+        if np.exp(scores[near] - scores[best]) >= HIGHLIGHT_PAIR_RATIO:
+            start, end = min(best, near), max(best, near)
+    return Reading(start, end, spans, features, scores)
 
 
-def confidence_features(hits: list[Hit]) -> list[float]:
-    """What the confidence is computed from: how close the best paragraph is to the question,
-    and how much of the question's terms it (and its best sentence) contains. All three are
-    absolute, so they mean the same in a corpus of six paragraphs or of a million. (The margin
-    over the runner-up was tried too: its fitted weight was ~0.)"""
-    top = hits[0]
-    return [top.cosine, top.signals["coverage"], top.signals["sentence_coverage"]]
+def highlight(reading: Reading) -> tuple[int, int]:
+    return reading.spans[reading.first][0], reading.spans[reading.last][1]
 
 
-def confidence(hits: list[Hit]) -> float:
-    """Probability-like confidence (0..1) that the top hit answers the question."""
-    if not hits:
+def confidence(question: Question, hit: Hit | None, reading: Reading | None) -> float:
+    """Probability-like confidence (0..1) that the passage answers the question."""
+    if hit is None or reading is None:
         return 0.0
-    x = CONFIDENCE_BIAS + float(np.dot(CONFIDENCE_WEIGHTS, confidence_features(hits)))
-    return 1.0 / (1.0 + math.exp(-x))
+    best = int(np.argmax(reading.scores))
+    return answer_probability(answer_features(question, hit, reading.features, best))
 
 
-def passage(index: Index, hit: Hit) -> Passage:
+def strength(confidence: float, min_confidence: float) -> str | None:
+    """The answer's confidence in words: a fixed phrase, or None below the bar."""
+    if confidence < min_confidence:
+        return None
+    return STRONG if confidence >= max(STRONG_CONFIDENCE, min_confidence) else PARTIAL
+
+
+def passage(
+    index: Index, hit: Hit, question: Question, reading: Reading | None = None, mark: bool = False
+) -> Passage:
+    """The hit as a quoted passage; `mark`: look for the answer phrase in its highlight."""
     p = index.paragraphs[hit.row]
+    reading = reading or read(index, question, hit)
+    span = highlight(reading)
+    phrase = None
+    if mark:
+        best = int(np.argmax(reading.scores))
+        s, e = reading.spans[best]
+        found = answer_phrase(p.text[s:e], question)
+        phrase = (s + found[0], s + found[1]) if found else None
     return Passage(
         p.document,
         p.number,
         p.text,
         hit.score,
-        highlight(index, hit),
+        span,
         index.titles.get(p.document, p.document),
         p.section,
         p.page,
+        phrase,
     )
 
 
 def make_answer(
-    question: str, index: Index, hits: list[Hit], shown: int, min_confidence: float
+    question: str,
+    index: Index,
+    hits: list[Hit],
+    shown: int,
+    min_confidence: float,
+    text: str | None = None,
 ) -> Answer:
-    conf = confidence(hits)
+    """The answer to `question` from its ranked hits; `text` is what was retrieved with (the
+    question read with the one before it, for a follow-up), which the verifier reads too."""
+    reader = read_question(index, text or question, question)
+    readings = [read(index, reader, h) for h in hits[:shown]]
+    conf = confidence(reader, hits[0] if hits else None, readings[0] if readings else None)
+    answered = bool(hits) and conf >= min_confidence
     return Answer(
         question=question,
-        answered=bool(hits) and conf >= min_confidence,
+        answered=answered,
         confidence=conf,
-        passages=[passage(index, h) for h in hits[:shown]],
+        passages=[
+            passage(index, h, reader, r, mark=answered and i == 0)
+            for i, (h, r) in enumerate(zip(hits, readings))
+        ],
         ranked=[index.paragraphs[h.row].key for h in hits],
+        strength=strength(conf, min_confidence),
     )

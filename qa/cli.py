@@ -104,8 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--limit", type=int, help="ask a fixed-seed sample of N questions")
     p.add_argument(
-        "--abstain", action="store_true", help="index even articles only; measure abstention"
+        "--abstain",
+        nargs="?",
+        const="far",
+        choices=("far", "near"),
+        help="measure abstention: far (index every second article) or near (also leave every "
+        "4th paragraph out and ask its questions)",
     )
+    p.add_argument("--half", choices=("even", "odd"), help="only even- or odd-numbered articles")
+    p.add_argument("--articles", type=int, help="with --abstain: index only the first N articles")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = command("serve", "serve the web chat and JSON API", docs=True)
@@ -243,7 +250,13 @@ def run(args: argparse.Namespace) -> int:
         from qa.evaluation import evaluate
 
         result = evaluate(
-            args.file, settings, limit=args.limit, abstain=args.abstain, progress=True
+            args.file,
+            settings,
+            limit=args.limit,
+            abstain=args.abstain,
+            progress=True,
+            half=args.half,
+            articles=args.articles,
         )
         print(
             json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items())

@@ -31,6 +31,7 @@ from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
+from qa.verifier import read_question
 
 log = logging.getLogger(__name__)
 QUESTION_VECTORS_KEPT = 50_000  # recorded wordings whose vectors report() keeps (~77 MB at most)
@@ -164,7 +165,8 @@ class Engine:
             raise DocumentNotFoundError(f"no indexed document {document!r}")
         with self._turns:
             query = make_query(text, self.embedder.encode_query(text))
-            return [passage(index, hit) for hit in rank(index, query, k, document)]
+            question = read_question(index, text)
+            return [passage(index, hit, question) for hit in rank(index, query, k, document)]
 
     def ask(
         self,
@@ -187,7 +189,7 @@ class Engine:
             query = make_query(text, self.embedder.encode_query(text))
             hits = rank(index, query, max(self.settings.passages, 2, depth), document)
             return make_answer(
-                question, index, hits, self.settings.passages, self.settings.min_confidence
+                question, index, hits, self.settings.passages, self.settings.min_confidence, text
             )
 
     def record(self, question: str, kind: Kind, document: str | None = None) -> bool:

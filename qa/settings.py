@@ -42,7 +42,7 @@ class Settings:
         default="", metadata={"help": "folder of the cached int8 ONNX model (empty: ~/.cache/qa)"}
     )
     min_confidence: float = field(
-        default=0.25,
+        default=0.35,
         metadata={
             "help": "below this answer confidence (0..1) the reply is 'no answer'",
             "range": (0.0, 1.0),

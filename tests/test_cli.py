@@ -50,6 +50,11 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     assert url.startswith("http://127.0.0.1:8000/documents/defectors.txt?p=5&s=")
     assert url.endswith("#p5")
     assert "196" in data["passages"][0]["text"] and data["passages"][0]["paragraph"] == 5
+    assert data["strength"] == "strong match"
+
+    code, out, _ = run(capsys, "ask", "When is Defectors' Day celebrated?", "--json")
+    top = json.loads(out)["passages"][0]
+    assert top["text"][top["answer"]["start"] : top["answer"]["end"]] == "14 July"
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
     assert out.startswith("[1] defectors.txt · ¶1  (score") and "**Ri Il-kyu, who had been" in out

@@ -50,3 +50,54 @@ def test_out_of_scope_question_gets_no_answer(seed_engine, question) -> None:
 def test_follow_up_uses_the_earlier_question(seed_engine) -> None:
     answer = seed_engine.ask("Why did he leave?", history=["Who is Ri Il-kyu?"])
     assert "disillusionment with the regime" in answer.passages[0].text
+
+
+# The answer verifier (qa/verifier.py): on-topic questions the article does not answer are
+# refused, the sentence that answers is marked, and the answer phrase when it is sure.
+ON_TOPIC_UNANSWERABLE = [
+    "How many defectors returned to the North last year?",
+]
+
+
+# Missed: the verifier's lexical features see "returned" missing from the "196" sentence, but
+# SQuAD questions paraphrase too often for a missing verb to weigh enough (confidence 0.62
+# against the 0.35 bar). Strict: this test fails loudly once it is refused.
+@pytest.mark.xfail(strict=True, reason="lexical verifier: a missing verb is not enough")
+@pytest.mark.parametrize("question", ON_TOPIC_UNANSWERABLE)
+def test_on_topic_question_the_article_does_not_answer_is_refused(seed_engine, question) -> None:
+    answer = seed_engine.ask(question)
+    assert not answer.answered, f"confidence {answer.confidence:.3f}"
+    assert answer.strength is None and all(p.answer is None for p in answer.passages)
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("When is Defectors' Day celebrated?", "14 July"),
+        # Missed: counts measured .74 exact match on even SQuAD articles (the sentence often
+        # holds several), below the .8 a mark must reach, so no number is marked. Strict: this
+        # fails loudly once counts are marked.
+        pytest.param(
+            "How many North Koreans defected last year?",
+            "196",
+            marks=pytest.mark.xfail(strict=True, reason="numbers are not marked (EM .74 < .8)"),
+        ),
+    ],
+)
+def test_answer_phrase_is_marked_inside_the_highlight(seed_engine, question, phrase) -> None:
+    top = seed_engine.ask(question).passages[0]
+    assert top.answer is not None and top.text[slice(*top.answer)] == phrase
+    assert top.highlight[0] <= top.answer[0] < top.answer[1] <= top.highlight[1]
+
+
+def test_follow_up_highlights_the_sentence_that_answers_it(seed_engine) -> None:
+    answer = seed_engine.ask("Why did he leave?", history=["Who is Ri Il-kyu?"])
+    top = answer.passages[0]
+    assert answer.answered
+    assert "motivated by disillusionment" in top.text[top.highlight[0] : top.highlight[1]]
+
+
+def test_confidence_in_words(seed_engine) -> None:
+    strong = seed_engine.ask("How many North Koreans defected last year?")
+    assert strong.strength == "strong match"
+    assert seed_engine.ask("What is the boiling point of mercury?").strength is None

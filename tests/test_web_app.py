@@ -141,14 +141,15 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
     response = client.post("/api/ask", json={"question": DEFECTED})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answered", "message", "confidence", "passages"}
+    assert set(body) == {"question", "answered", "message", "confidence", "strength", "passages"}
     assert body["question"] == DEFECTED
+    assert body["strength"] == "strong match"
     assert body["answered"] is True
     assert body["message"] is None
     assert 0.5 <= body["confidence"] <= 1
     assert 1 <= len(body["passages"]) <= 3
     best = body["passages"][0]
-    assert set(best) == PASSAGE_KEYS
+    assert set(best) == PASSAGE_KEYS  # no `answer`: counts are never marked
     assert best["paragraph"] == 5
     assert "196" in best["text"][best["highlight"]["start"] : best["highlight"]["end"]]
     start, end = best["highlight"]["start"], best["highlight"]["end"]
@@ -160,6 +161,17 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
         None,
     )
     assert best["citation"] == "defectors.txt · ¶5"
+
+
+def test_ask_marks_the_answer_phrase_when_sure(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "When is Defectors' Day celebrated?"}).json()
+    best = body["passages"][0]
+    assert set(best) == PASSAGE_KEYS | {"answer"}
+    assert best["text"][best["answer"]["start"] : best["answer"]["end"]] == "14 July"
+    assert all(set(p) == PASSAGE_KEYS for p in body["passages"][1:])
+    page = client.post("/", data={"question": "When is Defectors' Day celebrated?"}).text
+    assert '<mark class="answer">14 July</mark>' in page and "strong match" in page
+    assert 'class="quote secondary"' in page
 
 
 def test_ask_says_when_the_documents_do_not_answer(client: TestClient) -> None:

@@ -204,6 +204,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.get(
         "/api/search",
         response_model=SearchResponse,
+        response_model_exclude_unset=True,  # a passage's `answer` is absent, not null
         responses={
             **ERRORS,
             404: {"model": ErrorResponse, "description": "No indexed document has that id."},
@@ -239,6 +240,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.post(
         "/api/ask",
         response_model=AskResponse,
+        response_model_exclude_unset=True,  # a passage's `answer` is absent, not null
         responses={**ask_responses, **BODY_ERRORS},
         tags=["api"],
         summary="Answer a question with quoted passages",
@@ -252,6 +254,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.get(
         "/api/ask",
         response_model=AskResponse,
+        response_model_exclude_unset=True,  # a passage's `answer` is absent, not null
         responses=ask_responses,
         tags=["api"],
         summary="Answer a question with quoted passages (for scripts that cannot POST)",

@@ -97,6 +97,13 @@ class PassageOut(BaseModel):
         examples=[3.0098],
     )
     highlight: Highlight = Field(description="Span of the sentence that best matches the query.")
+    answer: Highlight | None = Field(
+        default=None,
+        description="Span of the answer phrase inside the highlight (`text[start:end]`), only "
+        "in the first passage of an answer and only when the verifier is sure of it; absent "
+        "otherwise.",
+        examples=[{"start": 432, "end": 435}],
+    )
     url: str = Field(
         description="Opens the document at this paragraph, its best sentence marked.",
         examples=["http://127.0.0.1:8000/documents/defectors.txt?p=5&s=219&e=533#p5"],
@@ -159,13 +166,15 @@ class AskResponse(BaseModel):
                     "answered": True,
                     "message": None,
                     "confidence": 0.9693,
-                    "passages": [EXAMPLE_PASSAGE],
+                    "strength": "strong match",
+                    "passages": [{**EXAMPLE_PASSAGE, "answer": {"start": 432, "end": 435}}],
                 },
                 {
                     "question": "What is the boiling point of mercury?",
                     "answered": False,
                     "message": "The documents don't answer this.",
                     "confidence": 0.0002,
+                    "strength": None,
                     "passages": [],
                 },
             ]
@@ -181,8 +190,15 @@ class AskResponse(BaseModel):
         examples=[None, "The documents don't answer this."],
     )
     confidence: float = Field(
-        description="Confidence (0..1) that the first passage answers the question.",
+        description="Confidence (0..1) that the first passage answers the question. Calibrated "
+        "on absolute evidence, so it means the same for a folder of six paragraphs or of 100,000.",
         examples=[0.9693],
+    )
+    strength: Literal["strong match", "partial match"] | None = Field(
+        default=None,
+        description="The confidence in words: “strong match”, “partial match” (answered, but "
+        "weaker evidence), or null when `answered` is false.",
+        examples=["strong match"],
     )
     passages: list[PassageOut] = Field(
         description="Passages that answer the question, best first; when `answered` is false, "

@@ -23,17 +23,23 @@
   }
 
   // A quote card, the same markup as the server's (templates/_quotes.html).
-  function card(p) {
+  function card(p, index) {
     // Offsets count Unicode code points (Python), not UTF-16 units: slice an array of them.
     const chars = Array.from(p.text);
     const { start, end } = p.highlight;
     const quote = el("blockquote");
     quote.cite = p.url;
-    quote.append(
-      chars.slice(0, start).join(""),
-      el("mark", "", chars.slice(start, end).join("")),
-      chars.slice(end).join(""),
-    );
+    const marked = el("mark");
+    if (p.answer) {
+      marked.append(
+        chars.slice(start, p.answer.start).join(""),
+        el("mark", "answer", chars.slice(p.answer.start, p.answer.end).join("")),
+        chars.slice(p.answer.end, end).join(""),
+      );
+    } else {
+      marked.textContent = chars.slice(start, end).join("");
+    }
+    quote.append(chars.slice(0, start).join(""), marked, chars.slice(end).join(""));
     const source = el("a", "source", p.citation);
     source.href = p.url;
     const score = el("span", "score", `score ${p.score.toFixed(2)}`);
@@ -46,7 +52,7 @@
       caption.append(original, " ");
     }
     caption.append(score, " ", copyButton());
-    const figure = el("figure", "quote");
+    const figure = el("figure", index ? "quote secondary" : "quote");
     figure.append(quote, caption);
     return figure;
   }
@@ -96,12 +102,16 @@
     question.append(el("span", "who", "You asked"), " ", answer.question);
     const reply = el("div", "reply");
     if (answer.answered) {
+      if (answer.strength) reply.append(el("p", "strength", answer.strength));
       reply.append(...answer.passages.map(card));
     } else {
       reply.append(el("p", "no-answer", answer.message));
       if (answer.passages.length) {
         const closest = el("details", "closest");
-        closest.append(el("summary", "", "Closest passages"), ...answer.passages.map(card));
+        closest.append(
+          el("summary", "", "Closest passages"),
+          ...answer.passages.map((p) => card(p, 0)),
+        );
         reply.append(closest);
       }
     }
