@@ -47,6 +47,25 @@ def inline(token) -> str:  # noqa: ANN001 (a markdown_it Token)
     return squeeze("".join(parts))
 
 
+# What may stand between the links of a navigation line: separators, bullets, pipes, arrows.
+_SEPARATORS = re.compile(r"[\s|/·•›»>→,;:\-–—]*")
+
+
+def only_links(token) -> bool:  # noqa: ANN001 (a markdown_it Token)
+    """Whether an inline token is nothing but two or more links and separators between them (a
+    breadcrumb or a row of navigation, like "[Home](/) › [Docs](/docs)"): no statement of the
+    document to quote."""
+    links, depth, outside = 0, 0, []
+    for child in token.children or []:
+        if child.type == "link_open":
+            links, depth = links + 1, depth + 1
+        elif child.type == "link_close":
+            depth -= 1
+        elif depth == 0 and child.type in ("text", "code_inline"):
+            outside.append(child.content)
+    return links >= 2 and bool(_SEPARATORS.fullmatch("".join(outside)))
+
+
 def html_text(markup: str) -> str:
     """Visible text of a raw HTML block inside Markdown (its tags and comments dropped)."""
     from bs4 import BeautifulSoup, Comment
@@ -75,6 +94,8 @@ def blocks(text: str) -> list[Block]:
         elif kind == "heading_open":
             out.append(Block("heading", inline(tokens[i + 1]), level=int(token.tag[1])))
         elif kind == "paragraph_open" and tokens[i + 1].type == "inline":
+            if not items and only_links(tokens[i + 1]):
+                continue  # navigation, not text (a list of links stays: it may be content)
             out.append(Block("item" if items else "paragraph", inline(tokens[i + 1])))
         elif kind in ("fence", "code_block"):
             out.append(Block("code", token.content.strip("\n")))
