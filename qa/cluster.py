@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 IN_FLIGHT = 2  # batches queued per worker, so a worker never waits on the driver between two
 RESTARTS = 3  # a worker that dies (killed, OOM, node lost) is restarted and its batches re-run
+# Never wait forever: a cluster without free CPUs (or that went away) fails the build instead.
+START_SECONDS = 600.0  # workers loading the model (a fresh node exports the int8 model first)
+BATCH_SECONDS = 600.0  # one batch of 16 texts takes well under a second on a free core
 
 
 def _ray() -> Any:
@@ -55,7 +58,8 @@ def connect(address: str | None = None, **options: Any) -> None:
             **options,
         )
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ClusterError(f"cannot reach the Ray cluster at {address}: {e}") from e
+        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+        raise ClusterError(f"cannot start or reach {where}: {e}") from e
 
 
 class Worker:
@@ -122,8 +126,10 @@ class RayEncoder:
             remote.remote(self.model, e.batch_size, e.backend, self.cache) for _ in range(count)
         ]
         try:
-            self.identities = ray.get([a.identity.remote() for a in self.actors])
-        except ray.exceptions.RayError as err:
+            self.identities = ray.get(
+                [a.identity.remote() for a in self.actors], timeout=START_SECONDS
+            )
+        except (ray.exceptions.RayError, TimeoutError) as err:
             self.close()
             raise ClusterError(
                 f"the Ray workers could not load the embedding model: {err}"
@@ -155,8 +161,8 @@ class RayEncoder:
 
     def _get(self, ray: Any, ref: Any) -> np.ndarray:
         try:
-            return ray.get(ref)
-        except ray.exceptions.RayError as e:  # a worker died RESTARTS times, the cluster is gone
+            return ray.get(ref, timeout=BATCH_SECONDS)
+        except (ray.exceptions.RayError, TimeoutError) as e:  # died RESTARTS times, cluster gone
             raise ClusterError(
                 f"the Ray build failed ({type(e).__name__}: {e}); nothing was published, the "
                 "previous index is still in use"

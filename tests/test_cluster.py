@@ -20,6 +20,7 @@ from qa.cli import main
 from qa.cluster import RayEncoder, connect
 from qa.embedder import Embedder
 from qa.engine import Engine
+from qa.errors import ClusterError
 from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
@@ -161,6 +162,20 @@ def test_a_worker_killed_mid_build_is_replaced_and_the_build_completes(
     assert killer.killed and killer.killed not in workers.pids()  # restarted: a new process
     assert plan.texts_to_embed > 16 * 2 * 2  # more batches than were queued when it was killed
     assert_same_index(local, tmp_path / "ray")
+
+
+def test_a_cluster_without_free_cpus_fails_the_build_instead_of_waiting(
+    tmp_path: Path, embedder: Embedder, workers: RayEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.cluster
+
+    monkeypatch.setattr(qa.cluster, "START_SECONDS", 2.0)
+    docs = corpus(tmp_path / "docs", copies=1)
+    with RayEncoder(embedder, workers=1) as third:  # `workers` holds both CPUs
+        with pytest.raises(ClusterError, match="could not load the embedding model"):
+            engine(docs, tmp_path / "index", embedder).build(map_batches=third)
+        assert not third.actors  # the pending worker was given up
+    assert not (tmp_path / "index" / "current").exists()  # nothing was published
 
 
 def test_a_single_machine_never_imports_ray(tmp_path: Path) -> None:
