@@ -1,4 +1,4 @@
-"""The FastAPI app: the chat page, the document views and the JSON API.
+"""The FastAPI app: the JSON API, with the pages (web/pages.py) and the admin (web/admin.py).
 
 Route functions only translate HTTP to calls of the core (`qa.engine.Engine`,
 `qa.rebuilder.Rebuilder`) and back; the domain exceptions of `qa.errors` become HTTP statuses
@@ -16,15 +16,15 @@ from typing import Annotated, Any
 
 import jinja2
 from anyio import to_thread
-from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.engine import CONCURRENT_QUESTIONS, DocumentInfo, Engine, clean_question
+from qa.engine import CONCURRENT_QUESTIONS, Engine, clean_question
 from qa.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
@@ -36,10 +36,10 @@ from qa.errors import (
     QuestionError,
     UploadTooLargeError,
 )
-from qa.paragraphs import SECTION_SEPARATOR, Paragraph
 from qa.rebuilder import Rebuilder
 from web import admin as admin_pages
 from web import chat as conversations
+from web import pages
 from web.schemas import (
     ADMIN_ERRORS,
     BODY_ERRORS,
@@ -47,8 +47,6 @@ from web.schemas import (
     MAX_HISTORY,
     AskRequest,
     AskResponse,
-    DocumentResponse,
-    DocumentsResponse,
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
@@ -56,10 +54,8 @@ from web.schemas import (
     IndexStatus,
     SearchResponse,
     answer_dict,
-    document_dict,
     document_path,
     original_path,
-    paragraph_dict,
     passage_dict,
 )
 from web.security import (
@@ -68,12 +64,10 @@ from web.security import (
     SecurityHeaders,
     TrustedHosts,
     admin_only,
-    same_origin,
 )
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
-PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 
 # Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
@@ -106,27 +100,6 @@ def readable(errors: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> str:
         where = ".".join(loc[1:] or loc)  # drop "query"/"body" unless it is all there is
         parts.append(f"{where}: {error['msg']}" if where else str(error["msg"]))
     return "; ".join(parts)
-
-
-def outline(paragraphs: list[Paragraph]) -> list[dict[str, Any]]:
-    """Each paragraph with what the document page shows before it: the headings that begin
-    there ((depth, text), outermost first) and the page that begins there, if any."""
-    parts, path, page = [], [], None
-    for p in paragraphs:
-        section = p.section.split(SECTION_SEPARATOR) if p.section else []
-        same = 0
-        while same < min(len(path), len(section)) and path[same] == section[same]:
-            same += 1
-        new_page = p.page if p.page is not None and p.page != page else None
-        parts.append(
-            {
-                "paragraph": p,
-                "headings": [(depth, section[depth]) for depth in range(same, len(section))],
-                "page": new_page,
-            }
-        )
-        path, page = section, p.page if p.page is not None else page
-    return parts
 
 
 def templates() -> Jinja2Templates:
@@ -186,7 +159,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     app.add_middleware(Methods, routes=app.router.routes)
     app.add_middleware(TrustedHosts, hosts=engine.settings.allowed_hosts())
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
-    pages = templates()
+    views = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     admin = [Depends(admin_only(engine.settings))]
 
@@ -194,7 +167,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         request: Request, name: str, context: dict[str, Any], status: int = 200, footer: bool = True
     ) -> HTMLResponse:
         context = {"health": engine.health() if footer else None, **context}
-        return pages.TemplateResponse(request, name, context, status_code=status)
+        return views.TemplateResponse(request, name, context, status_code=status)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -343,157 +316,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     def api_docs(request: Request) -> HTMLResponse:
         return render(request, "api.html", {"spec": app.openapi()})
 
-    # --- Pages --------------------------------------------------------------------------------
-
-    def chat_page(
-        request: Request,
-        questions: list[str],
-        document: str | None,
-        draft: str = "",
-        error: str = "",
-    ) -> HTMLResponse:
-        turns = conversations.converse(engine, questions, document)
-        context = {
-            "turns": turns,
-            "draft": draft,
-            "error": error,
-            "document": document,
-            "export": conversations.export_path(questions, document),
-            "documents": [document_dict(d) for d in engine.documents()],
-            "examples": [] if turns else engine.examples(),
-        }
-        return render(request, "chat.html", context, status=422 if error else 200)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def chat(
-        request: Request,
-        q: Annotated[list[str] | None, Query()] = None,
-        document: Annotated[str | None, Query()] = None,
-    ) -> HTMLResponse:
-        """The chat; `/?q=…&q=…` is a conversation, answered here (no JavaScript needed)."""
-        questions, error = conversations.usable(engine, q or [])
-        draft = (q or [""])[-1] if error else ""
-        return chat_page(request, questions, document or None, draft, error)
-
-    @app.post("/", include_in_schema=False, dependencies=[Depends(same_origin)])
-    def chat_post(
-        request: Request,
-        question: Annotated[str, Form()] = "",
-        q: Annotated[list[str] | None, Form()] = None,
-        document: Annotated[str | None, Form()] = None,
-    ) -> Response:
-        """The chat form without JavaScript: post, then see the conversation at its URL
-        (POST-redirect-GET: a reload or Back never posts again)."""
-        questions, _ = conversations.usable(engine, q or [])
-        document = document or None
-        try:
-            answer = engine.ask(question, questions, document=document)
-        except QuestionError as e:  # nothing to redirect to: this page, with the reason
-            return chat_page(request, questions, document, question, str(e))
-        engine.record_unanswered(answer, document)
-        questions.append(answer.question)
-        path = conversations.conversation_path(conversations.shortened(questions), document)
-        return RedirectResponse(path + "#latest", status_code=303)
-
-    @app.post("/feedback", include_in_schema=False, dependencies=[Depends(same_origin)])
-    def feedback_post(
-        question: Annotated[str, Form()] = "",
-        helpful: Annotated[str, Form()] = "",
-        document: Annotated[str | None, Form()] = None,
-        next: Annotated[str, Form()] = "/",
-    ) -> Response:
-        """👍 / 👎 without JavaScript: record, then back to the conversation."""
-        question = clean_question(question, engine.settings.max_question_chars)
-        engine.record(question, "helpful" if helpful == "yes" else "unhelpful", document or None)
-        local = next.startswith("/") and not next.startswith(("//", "/\\"))
-        return RedirectResponse((next if local else "/") + "#latest", status_code=303)
-
-    @app.get("/conversation.md", include_in_schema=False)
-    def conversation_markdown(
-        request: Request,
-        q: Annotated[list[str] | None, Query()] = None,
-        document: Annotated[str | None, Query()] = None,
-    ) -> Response:
-        """The conversation `/?q=…` as Markdown: questions, quoted passages, links."""
-        questions, _ = conversations.usable(engine, q or [])
-        turns = conversations.converse(engine, questions, document or None, base(request))
-        return Response(
-            conversations.markdown(turns, base(request)),
-            media_type="text/markdown; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="conversation.md"'},
-        )
-
-    @app.get(
-        "/documents.json",
-        response_model=DocumentsResponse,
-        responses={503: ERRORS[503]},
-        tags=["api"],
-        summary="The indexed documents (the JSON of /documents)",
-    )
-    def documents_json(request: Request) -> dict[str, Any]:
-        """Every indexed document with its paragraph count and page."""
-        return {"documents": [document_dict(d, base(request)) for d in engine.documents()]}
-
-    @app.get(
-        "/documents/{doc_id:path}.json",
-        response_model=DocumentResponse,
-        responses={
-            404: {"model": ErrorResponse, "description": "No indexed document has that id."},
-            503: ERRORS[503],
-        },
-        tags=["api"],
-        summary="A document's paragraphs (the JSON of its page)",
-    )
-    def document_json(request: Request, doc_id: str) -> dict[str, Any]:
-        """The document `doc_id` (its id, without `.json`) and its paragraphs as indexed."""
-        paragraphs = engine.document(doc_id)
-        known = (d for d in engine.documents() if d.id == doc_id)
-        info = next(known, DocumentInfo(doc_id, len(paragraphs)))  # (if swapped meanwhile)
-        return {
-            "document": document_dict(info, base(request)),
-            "paragraphs": [paragraph_dict(p, base(request)) for p in paragraphs],
-        }
-
-    @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
-    def documents(request: Request) -> HTMLResponse:
-        return render(request, "documents.html", {"documents": engine.documents()})
-
-    @app.get("/documents/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def document(
-        request: Request,
-        doc_id: str,
-        p: Annotated[int | None, Query(ge=1)] = None,
-        s: Annotated[int | None, Query(ge=0)] = None,
-        e: Annotated[int | None, Query(ge=0)] = None,
-    ) -> HTMLResponse:
-        """A whole indexed document with its headings and page markers, paragraph `p`
-        highlighted and, in it, the span `s`..`e` (its best sentence) marked; anything else is
-        a 404."""
-        paragraphs = engine.document(doc_id)
-        context = {
-            "doc_id": doc_id,
-            "title": engine.title(doc_id),
-            "pdf": doc_id.lower().endswith(".pdf"),
-            "parts": outline(paragraphs),
-            "selected": p,
-            "mark": (s, e) if s is not None and e is not None and s < e else None,
-        }
-        return render(request, "document.html", context)
-
-    @app.get("/files/{doc_id:path}", include_in_schema=False)
-    def original(doc_id: str) -> FileResponse:
-        """The original file of an indexed PDF (open it at a page with `#page=N`); only files
-        the index holds, inside its documents folder; anything else is a 404."""
-        path = engine.original(doc_id)
-        return FileResponse(
-            path,
-            media_type="application/pdf",
-            filename=path.name,
-            content_disposition_type="inline",
-            # The browser's PDF viewer is a plugin: the site-wide object-src 'none' would stop it.
-            headers={"Content-Security-Policy": PDF_CSP},
-        )
-
+    pages.install(app, engine, render, base)
     admin_pages.install(app, engine, rebuilder, render, base)
 
     # --- Errors -------------------------------------------------------------------------------
