@@ -10,18 +10,18 @@ from __future__ import annotations
 import html
 import io
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from qa.documents import UnreadableError, load_documents
 from qa.readers.blocks import Block
 from qa.readers.pdf import read
+from tests import test_browser
 from tests.conftest import write
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
 
@@ -61,14 +61,7 @@ def paragraphs(n: int, seed: int) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+browser = test_browser.browser  # the shared Chromium fixture (one launch per module)
 
 
 @pytest.fixture(scope="module")
