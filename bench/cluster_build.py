@@ -3,15 +3,15 @@
     .venv/bin/python bench/cluster_build.py [--contexts N] [--squad FILE]
 
 The first N SQuAD dev contexts (all 2,067 with --contexts 0), one document each, are indexed
-from scratch (`--full`) four times in this process: locally, on a local Ray cluster with 1 worker,
-with 2 workers, and locally again (the local rate is the mean of the two, to average out the
-drift of a shared machine). Reported: texts/s of each build (texts embedded / build seconds,
-the whole build: split, embed, BM25, FAISS, write), its ratio to local, and Ray's start-up:
-`ray.init` of a local cluster, then the workers loading the model. Every Ray build's vectors,
-paragraphs and BM25 files are checked byte-identical to the local build's. Last, a build whose
-embedding is replaced by zeros: the driver's own work (read, split, tokenize, BM25, FAISS,
-write), i.e. the most texts/s any number of workers can reach with one driver (--driver-only:
-just the local build and this one).
+from scratch (`--full`) in this process: once on a local Ray cluster with 1 worker, then R rounds
+(--rounds) of a local build followed by a build on 2 workers. On a shared machine the rate drifts
+by 2x within minutes, so the ratio is taken per round (adjacent builds) and its median reported.
+Reported: texts/s of each build (texts embedded / build seconds, the whole build: split, embed,
+BM25, FAISS, write) and Ray's start-up: `ray.init` of a local cluster, then the workers loading
+the model. Every Ray build's vectors, paragraphs and BM25 files are checked byte-identical to the
+local build's. Last, a build whose embedding is replaced by zeros: the driver's own work (read,
+split, tokenize, BM25, FAISS, write), i.e. the most texts/s any number of workers can reach with
+one driver (--driver-only: just a local build and this one).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import filecmp
 import os
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contexts", type=int, default=600, help="first N contexts (0: all)")
     parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument("--rounds", type=int, default=4, help="local / 2-worker rounds")
     parser.add_argument("--driver-only", action="store_true", help="skip the Ray builds")
     args = parser.parse_args()
     contexts, _ = load_squad(args.squad)
@@ -89,6 +91,7 @@ def main() -> None:
     started = time.perf_counter()
     connect(num_cpus=os.cpu_count())
     init = time.perf_counter() - started
+    ratios = []
     for workers in (1, 2):
         with RayEncoder(embedder, workers=workers) as encoder:
             started = time.perf_counter()
@@ -98,15 +101,20 @@ def main() -> None:
                 f"ray, {workers} worker(s): start-up {init + load:.1f} s "
                 f"(ray.init {init:.1f} s, workers load the model {load:.1f} s)"
             )
-            rates[f"ray{workers}"] = build(f"ray{workers}", map_batches=encoder)
-            same = identical(scratch / "local", scratch / f"ray{workers}")
-            print(f"  byte-identical to the local build: {same}")
-        init = 0.0  # the cluster is up now
-    again = build("local-again")
-    local = (rates["local"] + again) / 2
-    print(f"local (mean of both runs): {local:.1f} texts/s")
-    for workers in (1, 2):
-        print(f"ray {workers} worker(s) / local: {rates[f'ray{workers}'] / local:.2f}")
+            init = 0.0  # the cluster is up now
+            for n in range(1 if workers == 1 else args.rounds):
+                if workers == 2:  # a local build right before each: the same conditions
+                    rates["local"] = build("local")
+                ratio = build(f"ray{workers}", map_batches=encoder) / rates["local"]
+                if workers == 2:
+                    ratios.append(ratio)
+                same = identical(scratch / "local", scratch / f"ray{workers}")
+                print(f"  round {n + 1}: ray {workers} / local {ratio:.2f}, identical: {same}")
+    local = rates["local"]
+    print(
+        f"ray 2 workers / local, per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"median {statistics.median(ratios):.2f}"
+    )
     driver = build("driver-alone", map_batches=zeros)
     print(f"driver alone / local: {driver / local:.1f}x (the ceiling of workers per driver)")
     shutil.rmtree(scratch, ignore_errors=True)

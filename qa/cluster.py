@@ -48,6 +48,11 @@ def connect(address: str | None = None, **options: Any) -> None:
     """Start a local Ray cluster (address None) or join one ("auto", "ray://head:10001");
     `options` go to ray.init (e.g. num_cpus for a local one)."""
     ray = _ray()
+    if address is None:
+        # Ray starts workers at nice 15 so that its own processes come first. A local build
+        # runs at the user's priority, and so should this one: on a busy machine the niced
+        # workers embedded at ~half the rate of a local build (bench/cluster_build.py).
+        options.setdefault("_system_config", {"worker_niceness": 0})
     try:
         ray.init(
             address=address,
