@@ -154,7 +154,7 @@ def format_passage(number: int, p: Passage) -> str:
 
 
 def format_answer(answer: Answer) -> str:
-    lines = []
+    lines = [answer.strength] if answer.strength else []  # "strong match" / "partial match"
     if not answer.answered:
         lines.append(NO_ANSWER)
         if answer.passages:

@@ -57,7 +57,10 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     assert top["text"][top["answer"]["start"] : top["answer"]["end"]] == "14 July"
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
-    assert out.startswith("[1] defectors.txt · ¶1  (score") and "**Ri Il-kyu, who had been" in out
+    strength, source = out.split("\n")[:2]  # the strength in words, as the page says it
+    assert strength in ("strong match", "partial match")
+    assert source.startswith("[1] defectors.txt · ¶1  (score")
+    assert "**Ri Il-kyu, who had been" in out
 
     code, out, _ = run(capsys, "search", "defectors last year", "-k", "2", "--json")
     data = json.loads(out)
@@ -92,8 +95,9 @@ def test_chat_reads_questions_line_by_line(workdir: Path, capsys, monkeypatch) -
     replies = out.strip().split("\n\n")
     assert len(replies) == 3
     # Piped questions are echoed, so each answer shows which question it answers.
-    echo, source, quote = replies[1].split("\n")[:3]
-    assert echo == "> Why did he leave?" and source.startswith("[1] defectors.txt")
+    echo, strength, source, quote = replies[1].split("\n")[:4]
+    assert echo == "> Why did he leave?" and strength in ("strong match", "partial match")
+    assert source.startswith("[1] defectors.txt")
     assert "disillusionment" in quote
     assert replies[2].split("\n")[:2] == [
         "> What is the boiling point of mercury?",
