@@ -26,6 +26,7 @@ from qa.embedder import Embedder, MapBatches, resolve_model
 from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
 from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
 from qa.feedback import Feedback, Group, Kind, Record, group
+from qa.files import inside, real_folder
 from qa.indexer import Plan, Progress, build, documents_folder
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
@@ -258,11 +259,11 @@ class Engine:
         index = self.index
         if doc_id not in index.by_document or not doc_id.lower().endswith(".pdf"):
             raise DocumentNotFoundError(f"no indexed PDF document {doc_id!r}")
-        folder = Path(index.manifest["docs"]).resolve()
-        path = (folder / doc_id).resolve()
-        if not path.is_relative_to(folder) or not path.is_file():
-            raise DocumentNotFoundError(f"the file of {doc_id!r} is not in {folder} any more")
-        return path
+        root = real_folder(Path(index.manifest["docs"]))
+        path = os.path.realpath(Path(root) / doc_id)
+        if not inside(path, root) or not os.path.isfile(path):  # the boundary of every read
+            raise DocumentNotFoundError(f"the file of {doc_id!r} is not in {root} any more")
+        return Path(path)
 
     def examples(self, count: int = 4, documents: int = 12) -> list[Example]:
         """Example questions, verbatim from the first `documents` documents (qa/examples.py)."""

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 from qa.documents import SUFFIXES, UnreadableError, read_document
 from qa.errors import DocumentExistsError, DocumentNotFoundError, UploadError, UploadTooLargeError
+from qa.files import inside, real_folder
 
 MAX_NAME_BYTES = 255  # per folder or file name, as most file systems allow
 MAX_DEPTH = 8  # folders in a name
@@ -67,9 +68,9 @@ def safe_name(name: str) -> str:
 
 def _place(docs: Path, name: str) -> Path:
     """Where document `name` lives, checked to be inside `docs` (no link leads out)."""
-    root = Path(docs).resolve()
-    path = root / name
-    if not path.parent.resolve().is_relative_to(root):
+    root = real_folder(docs)
+    path = Path(root) / name
+    if not inside(os.path.realpath(path.parent), root):  # the boundary of every read
         raise UploadError(f"{name!r} is not inside the documents folder")
     return path
 
