@@ -113,3 +113,36 @@ def test_a_taken_port_is_a_one_line_error_before_anything_is_printed(
         with pytest.raises(SettingsError, match=f"cannot listen on http://127.0.0.1:{port} "):
             server_module.serve(engine)
     assert capsys.readouterr().out == ""
+
+
+def test_a_response_head_and_its_body_go_out_in_one_write() -> None:
+    """A server killed between the two writes uvicorn makes would leave a load balancer with a
+    head and no body (not retryable): the head waits for its body, or the end of the response."""
+    from web.server import _OneWriteResponses
+
+    class Recording:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+            self.closed = False
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def close(self) -> None:
+            self.closed = True
+
+    raw = Recording()
+    transport = _OneWriteResponses(raw)  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert raw.writes == []
+    transport.write(b"{}")
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")  # HEAD: no body write
+    transport.flush()
+    transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    transport.close()
+    assert raw.writes[1:] == [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+    ]
+    assert raw.closed
