@@ -1,6 +1,7 @@
 """Fit the answer verifier (qa/verifier.py) and the answer confidence on even SQuAD articles.
 
     .venv/bin/python bench/verifier.py      (caches bench/out/verifier.npz; --fresh redoes it)
+    .venv/bin/python bench/verifier.py --check   (and what bench/crossencoder.py's model adds)
 
 Data: the `qa eval --abstain near` protocol on the even-numbered articles only (articles 0, 4,
 8, ... indexed with every 4th paragraph left out; the questions of their indexed paragraphs,
@@ -23,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.crossencoder import CrossEncoder, fold_articles, unseen_model  # noqa: E402
 from bench.features import OUT, SQUAD, pooled_engine  # noqa: E402
 from qa.evaluation import auroc, split  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
@@ -35,19 +37,23 @@ from qa.verifier import (  # noqa: E402
 
 CACHE = OUT / "verifier.npz"
 TOP = 3
+PAIR = 0.5  # qa.answer.HIGHLIGHT_PAIR_RATIO (measured: .5 beat .7, .85 and 1 for every set)
 
 
 def norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def collect() -> dict[str, np.ndarray]:
+def collect(check: bool) -> dict[str, np.ndarray]:
     parts = split(SQUAD, near=True, half="even")
     engine = pooled_engine(parts.contexts, "near-even")
     index = engine.index
     asked = [(q, 0) for q in parts.inside] + [(q, 1) for q in parts.near]
     asked += [(q, 2) for q in parts.far]
-    rows: dict[str, list] = {k: [] for k in ("x", "label", "question", "hit", "sentence", "old")}
+    rows: dict[str, list] = {k: [] for k in ("x", "label", "question", "hit", "sentence", "cross")}
+    # The cross-encoder trained on fold a's articles (bench/crossencoder.py): its scores of
+    # fold b's questions are what the check is fitted on (it never saw them).
+    model = CrossEncoder(unseen_model("a")) if check else None
     per_q: dict[str, list] = {k: [] for k in ("kind", "article", "conf", "gold_rank", "unknown")}
     for qi, (q, kind) in enumerate(asked):
         query = make_query(q.text, engine.embedder.encode_query(q.text))
@@ -62,14 +68,16 @@ def collect() -> dict[str, np.ndarray]:
             x = sentence_features(index, question, hit)
             first, last = int(index.sentence_first[hit.row]), int(index.sentence_first[hit.row + 1])
             spans = [tuple(s) for s in index.sentence_span[first:last]] or [(0, len(p.text))]
-            old = old_highlight(x)
+            if model and (h == 0 or p.document == q.gold):  # it reads the first passage only
+                rows["cross"] += model.scores(q.text, [p.text[a:b] for a, b in spans]).tolist()
+            else:
+                rows["cross"] += [np.nan] * len(spans)
             for s, (a, b) in enumerate(spans):
                 rows["x"].append(x[s])
                 rows["label"].append(kind == 0 and any(g in norm(p.text[a:b]) for g in golds))
                 rows["question"].append(qi)
                 rows["hit"].append(h)
                 rows["sentence"].append(s)
-                rows["old"].append(old[0] <= s <= old[1])
         per_q["kind"].append(kind)
         per_q["article"].append(q.article)
         top = hits[0].signals if hits else {"coverage": 0.0, "sentence_coverage": 0.0}
@@ -80,19 +88,6 @@ def collect() -> dict[str, np.ndarray]:
     data = {k: np.array(v) for k, v in rows.items()} | {k: np.array(v) for k, v in per_q.items()}
     np.savez_compressed(CACHE, **data)
     return data
-
-
-def old_highlight(x: np.ndarray) -> tuple[int, int]:
-    """The sentences the highlight marked before the verifier: the best mix of 40% cosine and
-    60% overlap, with the adjacent one when it scores within 85% of it."""
-    mix = 0.4 * x[:, FEATURES.index("cosine")] + 0.6 * x[:, FEATURES.index("overlap")]
-    best = int(np.argmax(mix))
-    near = [i for i in (best - 1, best + 1) if 0 <= i < len(mix)]
-    if near and mix[best] > 0:
-        other = max(near, key=lambda i: mix[i])
-        if mix[other] >= 0.85 * mix[best]:
-            return min(best, other), max(best, other)
-    return best, best
 
 
 def logistic_fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[float, np.ndarray]:
@@ -141,42 +136,117 @@ def pick(scores: np.ndarray, pair: float) -> tuple[int, int]:
 
 
 def gold_groups(d: dict) -> tuple[list, np.ndarray]:
-    """(features, labels) of the sentences of the gold paragraph of each answerable question
-    whose gold paragraph is in its top 3 and has a sentence with the answer; their articles."""
+    """(features, labels, cross-encoder scores) of the sentences of the gold paragraph of each
+    answerable question whose gold paragraph is in its top 3 and has a sentence with the
+    answer; their articles."""
     q, hit = d["question"], d["hit"]
     rows = np.flatnonzero((d["kind"][q] == 0) & (hit == d["gold_rank"][q]))
     groups: dict[int, list[int]] = {}
     for i in rows:
         groups.setdefault(int(q[i]), []).append(int(i))
-    out = [(d["x"][r], d["label"][r].astype(float), q[r[0]]) for r in groups.values()]
+    out = [
+        (d["x"][r], d["label"][r].astype(float), d["cross"][r], q[r[0]]) for r in groups.values()
+    ]
     out = [g for g in out if g[1].any()]
-    return [(x, y) for x, y, _ in out], d["article"][[qi for _, _, qi in out]]
+    return [g[:3] for g in out], d["article"][[g[3] for g in out]]
 
 
-def highlight_accuracy(groups: list, weights: np.ndarray, pair: float) -> float:
+def combined(lexical: np.ndarray, cross: np.ndarray, k: int, w: float) -> np.ndarray:
+    """Sentence scores as qa.answer.check makes them: the `k` best by the word features are
+    re-read by the cross-encoder (+ w x its logit); the rest count as no better than the
+    weakest of those."""
+    top = np.argsort(-lexical, kind="stable")[:k]
+    out = lexical + w * cross[top].min()
+    out[top] = lexical[top] + w * cross[top]
+    return out
+
+
+def highlight_accuracy(groups: list, weights: np.ndarray, pair: float, k: int, w: float) -> float:
     right = []
-    for x, y in groups:
-        a, b = pick(x @ weights, pair)
+    for x, y, c in groups:
+        a, b = pick(combined(x @ weights, c, k, w), pair)
         right.append(y[a : b + 1].any())
     return float(np.mean(right))
 
 
-def question_rows(d: dict, weights: np.ndarray) -> np.ndarray:
-    """answer_features() of every question's first passage, from the cached sentence rows."""
+def question_rows(d: dict, weights: np.ndarray, k: int = 1, w: float = 0.0) -> np.ndarray:
+    """answer_features() of every question's first passage, from the cached sentence rows, and
+    the cross-encoder's logit for its best sentence once `k` are re-read with weight `w`."""
     q, hit, x = d["question"], d["hit"], d["x"]
     n = len(d["kind"])
-    out = np.zeros((n, len(ANSWER_FEATURES)))
-    best = np.full(n, -np.inf)
+    out = np.zeros((n, len(ANSWER_FEATURES) + 1))
     col = [FEATURES.index(c) for c in ("context", "missing", "match", "novel", "cosine", "overlap")]
+    by_q: dict[int, list[int]] = {}
     for i in np.flatnonzero(hit == 0):
-        score = float(x[i] @ weights)
-        if score > best[q[i]]:
-            best[q[i]] = score
-            out[q[i], 3] = score
-            out[q[i], 4:10] = x[i, col]
+        by_q.setdefault(int(q[i]), []).append(int(i))
+    for qi, rows in by_q.items():
+        lexical = x[rows] @ weights
+        best = rows[int(np.argmax(lexical))]
+        out[qi, 3] = float(x[best] @ weights)
+        out[qi, 4:10] = x[best, col]
+        cross = d["cross"][rows]
+        if not np.isnan(cross).any():
+            out[qi, 11] = cross[int(np.argmax(combined(lexical, cross, k, w)))]
     out[:, :3] = d["conf"]
-    out[:, -1] = d["unknown"]
+    out[:, 10] = d["unknown"]
     return out
+
+
+def cv_confidence(d: dict, xq: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Out-of-fold confidence logits (4 folds grouped by article)."""
+    score = np.zeros(len(y))
+    q_folds = np.unique(d["article"])
+    for f in range(4):
+        test = np.isin(d["article"], q_folds[f::4])
+        bias, coef = logistic_fit(xq[~test], y[~test])
+        score[test] = bias + xq[test] @ coef
+    return score
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def measure(name: str, score: np.ndarray, kind: np.ndarray, threshold: float) -> None:
+    near = auroc(score[kind == 0].tolist(), score[kind == 1].tolist())
+    far = auroc(score[kind == 0].tolist(), score[kind == 2].tolist())
+    print(f"{name}: auroc near {near:.4f} far {far:.4f}; at {threshold}: answered "
+          f"{np.mean(score[kind == 0] >= threshold):.4f} abstained near "
+          f"{np.mean(score[kind == 1] < threshold):.4f} far "
+          f"{np.mean(score[kind == 2] < threshold):.4f}", flush=True)  # fmt: skip
+
+
+def fit_check(d: dict, weights: np.ndarray, words: np.ndarray, threshold: float) -> None:
+    """What the cross-encoder adds, on the even articles it never saw (fold b): the highlight
+    when it re-reads the k best sentences (adding w x its logit), and the confidence as a
+    logistic of the words' logit and its logit for the best sentence, for the questions whose
+    words' confidence lies in a band (the others keep it), 4-fold cross-validated."""
+    unseen = ~np.isin(d["article"], sorted(fold_articles("a")))
+    groups, articles = gold_groups(d)
+    keep = ~np.isin(articles, sorted(fold_articles("a")))
+    groups = [g for g, k in zip(groups, keep, strict=True) if k]
+    print(f"fold b: {unseen.sum()} questions, {len(groups)} gold paragraphs", flush=True)
+    for k in (1, 2, 3):
+        for w in (0.0, 0.5, 1.0, 2.0) if k > 1 else (0.0,):
+            print(f"highlight, fold b, all re-read, {k} sentences, weight {w}: "
+                  f"{highlight_accuracy(groups, weights, PAIR, k, w):.4f}")  # fmt: skip
+    kind, y = d["kind"][unseen], (d["kind"][unseen] == 0).astype(float)
+    measure("words only, fold b", words[unseen], kind, threshold)
+    folds = np.unique(d["article"][unseen])
+    for k, w in ((1, 0.0), (2, 0.5), (2, 1.0)):
+        cross = question_rows(d, weights, k, w)[unseen, 11]
+        for lo, hi in ((0.0, 1.0), (0.1, 0.98), (0.2, 0.95), (0.3, 0.9)):
+            band = (words[unseen] >= lo) & (words[unseen] <= hi)
+            x = np.column_stack([logit(words[unseen]), cross])
+            score = words[unseen].copy()
+            for f in range(4):
+                test = np.isin(d["article"][unseen], folds[f::4])
+                bias, coef = logistic_fit(x[~test & band], y[~test & band])
+                fitted = 1 / (1 + np.exp(-(bias + x @ coef)))
+                score[test & band] = fitted[test & band]
+            measure(f"checked k={k} w={w} band {lo}-{hi} ({band.mean():.0%} read)", score, kind,
+                    threshold)  # fmt: skip
 
 
 def phrases() -> None:
@@ -213,51 +283,33 @@ def phrases() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--check", action="store_true", help="measure the cross-encoder too")
     parser.add_argument("--phrases", action="store_true", help="only measure the answer phrase")
     args = parser.parse_args()
     if args.phrases:
         phrases()
         return
-    d = dict(np.load(CACHE)) if CACHE.exists() and not args.fresh else collect()
+    fresh = args.fresh or args.check or not CACHE.exists()
+    d = collect(args.check) if fresh else dict(np.load(CACHE))
     n = len(d["kind"])
     print(f"{n} questions (inside/near/far {np.bincount(d['kind']).tolist()}), "
           f"{len(d['label'])} sentences")  # fmt: skip
     groups, articles = gold_groups(d)
-    old = []
-    q, hit = d["question"], d["hit"]
-    for i in np.unique(q[(d["kind"][q] == 0) & (hit == d["gold_rank"][q])]):
-        rows = np.flatnonzero((q == i) & (hit == d["gold_rank"][i]))
-        if d["label"][rows].any():
-            old.append(d["label"][rows][d["old"][rows]].any())
-    print(f"highlight, today's (mix and pairs): {np.mean(old):.4f} on {len(old)} questions")
-    # Grouped 4-fold cross-validation over the even articles.
-    names = ("cosine+overlap", "all features")
-    columns = ([FEATURES.index("cosine"), FEATURES.index("overlap")], list(range(len(FEATURES))))
+    # Grouped 4-fold cross-validation over the even articles (the words' weights).
     folds = np.unique(articles)
-    for name, cols in zip(names, columns, strict=True):
-        for pair in (1.0, 0.85, 0.7, 0.5):
-            right = []
-            for f in range(4):
-                test = np.isin(articles, folds[f::4])
-                train = [g for g, t in zip(groups, test, strict=True) if not t]
-                w = np.zeros(len(FEATURES))
-                w[cols] = conditional_logit([(x[:, cols], y) for x, y in train])
-                right.append(highlight_accuracy([g for g, t in zip(groups, test) if t], w, pair))
-            print(f"highlight cv, {name}, pair {pair}: {np.mean(right):.4f}")
-    weights = conditional_logit(groups)
-    print("SENTENCE_WEIGHTS =", np.round(weights, 4).tolist())
-    xq, y = question_rows(d, weights), (d["kind"] == 0).astype(float)
-    score = np.zeros(n)
-    q_folds = np.unique(d["article"])
+    right = []
     for f in range(4):
-        test = np.isin(d["article"], q_folds[f::4])
-        bias, coef = logistic_fit(xq[~test], y[~test])
-        score[test] = bias + xq[test] @ coef
-    old_score = -14.2 + d["conf"] @ np.array([22.3, 4.27, 3.25])
-    for name, s in (("today", old_score), ("verifier cv", score)):
-        near = auroc(s[d["kind"] == 0].tolist(), s[d["kind"] == 1].tolist())
-        far = auroc(s[d["kind"] == 0].tolist(), s[d["kind"] == 2].tolist())
-        print(f"confidence {name}: auroc near {near:.4f} far {far:.4f}")
+        test = np.isin(articles, folds[f::4])
+        w = conditional_logit([(x, y) for (x, y, _), t in zip(groups, test, strict=True) if not t])
+        right.append(highlight_accuracy([g for g, t in zip(groups, test) if t], w, PAIR, 1, 0.0))
+    print(f"highlight cv, words: {np.mean(right):.4f}")
+    weights = conditional_logit([(x, y) for x, y, _ in groups])
+    print("SENTENCE_WEIGHTS =", np.round(weights, 4).tolist())
+    xq, y = question_rows(d, weights)[:, :-1], (d["kind"] == 0).astype(float)
+    s = cv_confidence(d, xq, y)
+    near = auroc(s[d["kind"] == 0].tolist(), s[d["kind"] == 1].tolist())
+    far = auroc(s[d["kind"] == 0].tolist(), s[d["kind"] == 2].tolist())
+    print(f"confidence cv, words: auroc near {near:.4f} far {far:.4f}")
     bias, coef = logistic_fit(xq, y)
     print("ANSWER_BIAS =", round(bias, 4))
     print("ANSWER_WEIGHTS =", np.round(coef, 4).tolist())
@@ -267,6 +319,8 @@ def main() -> None:
         print(f"threshold {t:.3f}: answered {np.mean(conf[d['kind'] == 0] >= t):.4f} "
               f"abstained near {np.mean(conf[d['kind'] == 1] < t):.4f} "
               f"far {np.mean(conf[d['kind'] == 2] < t):.4f}")  # fmt: skip
+    if args.check:
+        fit_check(d, weights, conf, 0.35)
 
 
 if __name__ == "__main__":
