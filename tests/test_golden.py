@@ -14,6 +14,25 @@ GOLDEN = [  # question, a phrase of the paragraph that must be quoted first
     ("Which report described a general sense of terror?", "Human Rights Watch"),
     ("What did George Robertson warn about?", "deadly quartet"),
     ("How did Russia block the sanctions monitors?", "security council veto"),
+    ("Who heads the defence review?", "George Robertson, head of the new Labour government"),
+    ("What happened to Han Song-ryol?", "executed for spying"),
+    ("How many defectors were there a decade ago?", "from 2,700 a decade ago"),
+    ("What do defectors face if caught?", "prison camps where beatings"),
+    # Missed, strict (they fail loudly once they pass). A paraphrase on both sides: the
+    # ranking's and the verifier's term coverage match stems exactly ("defections" is not
+    # "defectors", "fall" is not "plummeted"), so the confidence is ~0 for a quote that answers.
+    pytest.param(
+        "Why did defections fall?",
+        "thanks to crackdowns",
+        marks=pytest.mark.xfail(strict=True, reason="paraphrase: refused at confidence ~0"),
+    ),
+    # The paragraph that says "34,000 North Koreans who have made their home there" loses to
+    # the one that says "living in South Korea" (the words of the question, not its answer).
+    pytest.param(
+        "How many North Koreans live in South Korea?",
+        "34,000 North Koreans",
+        marks=pytest.mark.xfail(strict=True, reason="ranked below the paragraph with its words"),
+    ),
 ]
 HIGHLIGHT = [  # question, a phrase that must be inside the highlighted sentence
     ("How many North Koreans defected last year?", "196"),
