@@ -128,7 +128,7 @@ def build_model(layers: int):  # type: ignore[no-untyped-def]
     import torch
     from transformers import AutoModel
 
-    class CrossEncoder(torch.nn.Module):
+    class Model(torch.nn.Module):
         """The first `layers` layers of the embedding model and a linear head on [CLS]."""
 
         def __init__(self) -> None:
@@ -146,7 +146,7 @@ def build_model(layers: int):  # type: ignore[no-untyped-def]
             ).last_hidden_state
             return self.head(hidden[:, 0]).squeeze(-1)
 
-    return CrossEncoder()
+    return Model()
 
 
 def batches(data: list, size: int, rng: random.Random) -> list[list]:
