@@ -31,14 +31,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.features import OUT, SQUAD, write_docs  # noqa: E402
 from qa.cluster import RayEncoder, connect  # noqa: E402
 from qa.embedder import Embedder  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-
-OUT = ROOT / "bench" / "out"
-SQUAD = Path("/work/shared/eval/squad-dev-v1.1.json")
 
 
 def version(index: Path) -> Path:
@@ -64,10 +62,7 @@ def main() -> None:
         contexts = dict(list(contexts.items())[: args.contexts])
     scratch = OUT / "cluster-build"
     shutil.rmtree(scratch, ignore_errors=True)
-    docs = scratch / "docs"
-    docs.mkdir(parents=True)
-    for doc_id, context in contexts.items():
-        (docs / doc_id).write_text(context, "utf-8")
+    docs = write_docs(contexts, scratch / "docs")
     print(f"{len(contexts)} contexts; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     embedder = Embedder()
 

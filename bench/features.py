@@ -34,14 +34,20 @@ SQUAD = next(
 )
 
 
+def write_docs(contexts: dict[str, str], docs: Path) -> Path:
+    """`docs`, a new folder holding each context as one document named by its id."""
+    docs.mkdir(parents=True)
+    for doc_id, context in contexts.items():
+        (docs / doc_id).write_text(context, "utf-8")
+    return docs
+
+
 def pooled_engine(contexts: dict[str, str], name: str) -> Engine:
     """An engine over a persistent index (bench/out/NAME) of `contexts`, one document each."""
     root = OUT / name
     docs = root / "docs"
     if not docs.is_dir():
-        docs.mkdir(parents=True)
-        for doc_id, context in contexts.items():
-            (docs / doc_id).write_text(context, "utf-8")
+        write_docs(contexts, docs)
     engine = Engine(Settings.load({"docs": docs, "index": root / "index"}, environ={}))
     print(engine.build(progress=True).summary())
     return engine

@@ -21,13 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.features import OUT, SQUAD, write_docs  # noqa: E402
 from qa.embedder import Embedder, resolve_model  # noqa: E402
 from qa.engine import Engine  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-
-OUT = ROOT / "bench" / "out"
-SQUAD = ROOT.parent / "shared" / "eval" / "squad-dev-v1.1.json"
 
 
 def main() -> None:
@@ -40,10 +38,7 @@ def main() -> None:
         contexts = dict(list(contexts.items())[: args.contexts])
     scratch = OUT / "build-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
-    docs = scratch / "docs"
-    docs.mkdir(parents=True)
-    for doc_id, context in contexts.items():
-        (docs / doc_id).write_text(context, "utf-8")
+    docs = write_docs(contexts, scratch / "docs")
     texts = list(contexts.values())
 
     embedder = Embedder()

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.crossencoder import CrossEncoder, fold_articles, unseen_model  # noqa: E402
+from bench.crossencoder import CrossEncoder, fold_articles, norm, unseen_model  # noqa: E402
 from bench.features import OUT, SQUAD, pooled_engine  # noqa: E402
 from qa.evaluation import auroc, split  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
@@ -38,10 +38,6 @@ from qa.verifier import (  # noqa: E402
 CACHE = OUT / "verifier.npz"
 TOP = 3
 PAIR = 0.5  # qa.answer.HIGHLIGHT_PAIR_RATIO (measured: .5 beat .7, .85 and 1 for every set)
-
-
-def norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def collect(check: bool) -> dict[str, np.ndarray]:
