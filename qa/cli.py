@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(terminal("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))))
     elif args.command == "report":
-        groups = _engine(settings).report(passages=args.k)
+        groups = _engine(settings).report(passages=args.k).groups
         if args.json:
             from web.schemas import passage_dict
 

@@ -20,8 +20,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from qa.documents import SUFFIXES, UnreadableError, read_document
-from qa.errors import DocumentExistsError, DocumentNotFoundError, UploadError, UploadTooLargeError
+from qa.errors import (
+    DocumentExistsError,
+    DocumentNotFoundError,
+    NameConflictError,
+    UploadError,
+    UploadTooLargeError,
+)
 from qa.files import inside, real_folder
+from qa.lookalike import invisible, skeleton
 
 MAX_NAME_BYTES = 255  # per folder or file name, as most file systems allow
 MAX_DEPTH = 8  # folders in a name
@@ -55,10 +62,17 @@ def safe_name(name: str) -> str:
             raise UploadError(f"the name {name!r} has an empty, '.' or '..' part")
         if part.startswith("."):
             raise UploadError(f"the name {name!r} is hidden (starts with '.'): rename it")
-        if "\\" in part or any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in part):
-            raise UploadError(f"the name {name!r} has a backslash or a control character")
+        if "\\" in part:
+            raise UploadError(f"the name {name!r} has a backslash")
+        if hidden := invisible(part):
+            raise UploadError(
+                f"the name {name!r} has a control or invisible character ({hidden}): rename it"
+            )
         if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise UploadError(f"the name {name!r} is too long (at most {MAX_NAME_BYTES} bytes)")
+            raise UploadError(
+                f"the name {name[:40]!r}… is too long: {len(part.encode()):,} bytes in one part, "
+                f"at most {MAX_NAME_BYTES} bytes per file or folder name"
+            )
     suffix = Path(parts[-1]).suffix.lower()
     if suffix not in SUFFIXES:
         allowed = " ".join(sorted(SUFFIXES))
@@ -82,12 +96,14 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
     if not Path(docs).is_dir():
         raise UploadError(f"the documents folder {docs} does not exist")
     path = _place(docs, name)
+    _check_place(docs, name)
     if path.exists() and not replace:
         raise DocumentExistsError(f"{name} is already in the documents folder: replace it?")
     if path.is_dir():
         raise UploadError(f"{name} is a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}-{path.name}")
+    # Only the type of the upload in its temporary name: a 255-byte name still fits.
+    temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}{path.suffix}")
     try:
         size = _copy(data, temporary, max_bytes, name)
         try:
@@ -110,6 +126,37 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
         with suppress(OSError):
             temporary.unlink()
     return Added(name, size, existed)
+
+
+def _check_place(docs: Path, name: str) -> None:
+    """NameConflictError if a folder of `name` is a file, or if `name` (or one of its folders)
+    looks like another name in `docs` (UTS #39 skeletons). Two ASCII names are told apart by
+    anyone (`modern.txt` beside `modem.txt`): look-alikes need a character of another script."""
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        folder = Path(docs, *parts[:depth])
+        if folder.exists() and not folder.is_dir():
+            raise NameConflictError(
+                f"{'/'.join(parts[:depth])} is a file, so it cannot hold {'/'.join(parts[depth:])}"
+            )
+    wanted = {skeleton(p): p for p in ("/".join(parts[: d + 1]) for d in range(len(parts)))}
+    for other in _names(Path(docs)):
+        mine = wanted.get(skeleton(other))
+        if mine is not None and mine != other and not (mine + other).isascii():
+            raise NameConflictError(
+                f"{name!r} looks like {other!r}, which is already in the documents folder "
+                "(they differ only by look-alike characters): choose another name"
+            )
+
+
+def _names(root: Path) -> list[str]:
+    """Every file and folder name under `root` (relative, '/'-separated; links not followed)."""
+    names = []
+    for folder, dirs, found in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(folder).relative_to(root)
+        names += [(base / n).as_posix() for n in dirs + found if not n.startswith(".")]
+    return names
 
 
 def _copy(data: BinaryIO, target: Path, max_bytes: int, name: str) -> int:
