@@ -11,8 +11,10 @@ Nothing outside the documents folder is written, read or removed.
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +40,9 @@ CHUNK = 1 << 16
 @dataclass(frozen=True)
 class StoredFile:
     name: str  # relative to the documents folder, with '/'
-    bytes: int
-    modified: str  # ISO 8601, UTC
+    bytes: int | None  # None for a skipped entry: nothing about what a link points at
+    modified: str | None  # ISO 8601, UTC
+    skipped: str | None = None  # why the build does not read it (a link, not a regular file)
 
 
 @dataclass(frozen=True)
@@ -150,13 +153,22 @@ def _check_place(docs: Path, name: str) -> None:
 
 
 def _names(root: Path) -> list[str]:
-    """Every file and folder name under `root` (relative, '/'-separated; links not followed)."""
-    names = []
-    for folder, dirs, found in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        base = Path(folder).relative_to(root)
-        names += [(base / n).as_posix() for n in dirs + found if not n.startswith(".")]
-    return names
+    """Every file and folder name under `root` (relative, '/'-separated)."""
+    return [Path(e.path).relative_to(root).as_posix() for e in _entries(root)]
+
+
+def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry under `root` but hidden ones; only real folders are entered (never a link),
+    and nothing is asked of an entry but its own lstat."""
+    folders = [str(root)]
+    while folders:
+        with suppress(OSError), os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                yield entry
 
 
 def _copy(data: BinaryIO, target: Path, max_bytes: int, name: str) -> int:
@@ -189,20 +201,26 @@ def remove(docs: Path, name: str) -> None:
 
 
 def files(docs: Path) -> list[StoredFile]:
-    """The document files in `docs` (of the types indexed), sorted by name."""
+    """The entries of `docs` named like documents (of the types indexed), sorted by name. Facts
+    come from lstat only: a link is listed as skipped, and nothing is learnt of its target."""
     root = Path(docs)
     if not root.is_dir():
         return []
     found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(p.startswith(".") for p in rel.parts) or path.suffix.lower() not in SUFFIXES:
-            continue
-        with suppress(OSError):
-            stat = path.stat()
-            if path.is_file():
-                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    for entry in _entries(root):
+        path = Path(entry.path)
+        if path.suffix.lower() in SUFFIXES and not entry.is_dir(follow_symlinks=False):
+            with suppress(OSError):
                 found.append(
-                    StoredFile(rel.as_posix(), stat.st_size, modified.isoformat(timespec="seconds"))
+                    _stored(path.relative_to(root).as_posix(), entry.stat(follow_symlinks=False))
                 )
-    return found
+    return sorted(found, key=lambda f: f.name)
+
+
+def _stored(name: str, facts: os.stat_result) -> StoredFile:
+    if stat.S_ISLNK(facts.st_mode):
+        return StoredFile(name, None, None, "a link: not read")
+    if not stat.S_ISREG(facts.st_mode):
+        return StoredFile(name, None, None, "not a regular file: not read")
+    modified = datetime.fromtimestamp(facts.st_mtime, UTC).isoformat(timespec="seconds")
+    return StoredFile(name, facts.st_size, modified)

@@ -377,3 +377,27 @@ def test_look_alike_and_invisible_names_are_refused(client: TestClient, engine: 
     ).text
     assert "looks like &#39;cats.txt&#39;" in page
     assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]
+
+
+def test_admin_lists_a_link_as_skipped_with_nothing_of_its_target(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    import os
+
+    secret = tmp_path / "outside.txt"
+    secret.write_bytes(b"s" * 12_345)
+    os.utime(secret, (86_400 * 365, 86_400 * 365))  # 1971-01-01
+    os.symlink(secret, engine.settings.docs / "leak.txt")
+    os.link(engine.settings.docs / "cats.txt", engine.settings.docs / "hard.txt")
+    client.post("/api/index", headers=bearer(TOKEN))
+    idle(client)
+    log_in(client)
+    page = client.get("/admin").text
+    row = re.search(r"<tr>\s*<td>leak\.txt</td>(.*?)</tr>", page, re.S).group(1)
+    assert "skipped: a link: not read" in row
+    assert "12,345" not in page and "1971" not in page
+    # A hard link is a file of the folder: listed and indexed like any other.
+    assert re.search(
+        r'<a href="/documents/hard\.txt">hard\.txt</a></td>\s*<td class="num">49', page
+    )
+    assert "hard.txt" in [d["id"] for d in client.get("/documents.json").json()["documents"]]

@@ -194,3 +194,26 @@ def test_a_name_that_only_looks_like_an_existing_one_is_refused(docs: Path, look
     # Names that differ in what anyone sees are fine: other letters, accents, ASCII pairs.
     for name in ("food.txt", "g\u00f6od.txt", "modern.txt", "modem.txt"):
         add(docs, name)
+
+
+def test_the_listing_reads_lstat_only_a_link_is_skipped(docs: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"s" * 12_345)
+    os.utime(secret, (0, 0))  # 1970: would show if the target's facts were read
+    os.symlink(secret, docs / "link.txt")
+    os.symlink(tmp_path, docs / "folder.md")  # a link to a folder, named like a document
+    os.symlink(tmp_path / "gone.txt", docs / "dangling.txt")
+    add(docs, "real.txt")
+    listed = {f.name: f for f in library.files(docs)}
+    assert set(listed) == {"dangling.txt", "folder.md", "link.txt", "real.txt"}
+    for name in ("dangling.txt", "folder.md", "link.txt"):
+        assert listed[name] == library.StoredFile(name, None, None, "a link: not read")
+    assert listed["real.txt"].bytes == len(TEXT) and listed["real.txt"].skipped is None
+
+
+def test_a_hard_link_is_a_file_of_the_folder(docs: Path) -> None:
+    add(docs, "a.txt")
+    os.link(docs / "a.txt", docs / "b.txt")
+    assert [(f.name, f.bytes, f.skipped) for f in library.files(docs)] == [
+        ("a.txt", len(TEXT), None), ("b.txt", len(TEXT), None),
+    ]  # fmt: skip
