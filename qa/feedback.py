@@ -202,7 +202,10 @@ class Feedback:
             "WHERE question = ?",
             [(a, b, q) for q, a, b in gone],
         )
-        connection.execute("DELETE FROM wordings WHERE unanswered + unhelpful <= 0")
+        connection.executemany(
+            "DELETE FROM wordings WHERE question = ? AND unanswered + unhelpful <= 0",
+            [(q,) for q, _, _ in gone],
+        )
         dropped = connection.execute("DELETE FROM feedback WHERE id <= ?", (last,)).rowcount
         connection.execute(
             "INSERT INTO dropped VALUES (1, ?) "

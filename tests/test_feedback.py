@@ -333,3 +333,18 @@ def test_admin_shows_how_many_records_were_dropped(engine: Engine) -> None:
     log_in(client)
     page = client.get("/admin").text
     assert "3 older records dropped: at most 100 are kept (QA_FEEDBACK_RECORDS)." in page
+
+
+def test_qa_report_shows_the_most_frequent_groups(engine: Engine, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("qa.engine.Embedder", lambda *a, **k: engine.embedder)
+    for key in [k for k in os.environ if k.startswith("QA_")]:
+        monkeypatch.delenv(key)
+    for question in (MERCURY, MERCURY, PASSWORD, DEFECTED):
+        engine.record(question, "unanswered")
+    flags = ["--index", str(engine.settings.index), "-k", "1"]
+    assert cli.main(["report", *flags, "--groups", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"2× {MERCURY}") and PASSWORD not in out
+    assert "(2 rarer groups not shown: --groups N)" in out
+    assert cli.main(["report", *flags, "--groups", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 3

@@ -84,7 +84,7 @@ def converse(
 # Markdown that could act: emphasis, code, links and images, raw HTML and entities, tables,
 # strikethrough. Escaped wherever it is (a backslash makes each one a literal character).
 _ACTIVE = re.compile(r"([\\`*_\[\]<>&~|])")
-# What starts a heading, quote, list, rule or numbered list at the start of a line.
+# What starts a heading, quote, list or rule at the start of a line ("1." a numbered list).
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
 
 
@@ -92,7 +92,8 @@ def escape_markdown(text: str) -> str:
     """`text` as Markdown that shows it verbatim and does nothing: no HTML, no link, no image,
     no emphasis or heading of its own."""
     text = _ACTIVE.sub(r"\\\1", text)
-    return _LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if not m[2].isdigit() else m[0] + "\\", text)
+    # "#" becomes "\#"; "1." becomes "1\." (a backslash before a digit is no escape)
+    return _LINE_START.sub(lambda m: m[0] + "\\" if m[2].isdigit() else f"{m[1]}\\{m[2]}", text)
 
 
 def _link(text: str, url: str, base: str) -> str:
@@ -117,8 +118,7 @@ def markdown(turns: list[dict[str, Any]], base: str) -> str:
     paragraphs, and fixed phrases; no other words."""
     lines = [f"# {TITLE}", ""]
     for turn in turns:
-        link = f"<{base}{turn['link']}>" if turn["link"].startswith("/") else ""
-        lines += [f"## {escape_markdown(turn['question'])}", "", link, ""]
+        lines += [f"## {escape_markdown(turn['question'])}", "", f"<{base}{turn['link']}>", ""]
         if not turn["answered"]:
             lines += [NO_ANSWER, ""]
             if turn["passages"]:
