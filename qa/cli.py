@@ -16,14 +16,14 @@ from qa.errors import QAError
 from qa.settings import Settings
 
 
-def _count(text: str) -> int:
+def _count(text: str, most: int = 50) -> int:
     """A -k value: how many passages or results, 1..50 (as the API allows)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if not 1 <= value <= 50:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 50, got {value}")
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {most:,}, got {value}")
     return value
 
 
@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("report", "what the documents don't answer: recorded questions, grouped")
     p.add_argument("-k", type=_count, default=3, help="closest passages per question (default 3)")
+    p.add_argument(
+        "--groups",
+        type=lambda t: _count(t, 100_000),
+        default=100,
+        help="most frequent groups shown (default 100)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--base-url", help="where `qa serve` runs, for the passages' `url`")
 
@@ -232,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(terminal("\n".join(format_passage(i, p) for i, p in enumerate(passages, 1))))
     elif args.command == "report":
-        groups = _engine(settings).report(passages=args.k)
+        report = _engine(settings).report(passages=args.k, count=args.groups)
+        groups = report.groups
         if args.json:
             from web.schemas import passage_dict
 
@@ -241,9 +248,11 @@ def run(args: argparse.Namespace) -> int:
                 {**g.as_dict(), "passages": [passage_dict(p, base) for p in g.passages]}
                 for g in groups
             ]
-            print(json.dumps({"groups": out}, ensure_ascii=False))
+            print(json.dumps({"groups": out, "total": report.total}, ensure_ascii=False))
         else:
             print(terminal(format_report(groups)))
+            if report.total > len(groups):
+                print(f"\n({report.total - len(groups):,} rarer groups not shown: --groups N)")
     elif args.command == "chat":
         chat(_engine(settings, build_if_missing=True))
     elif args.command == "eval":

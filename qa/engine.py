@@ -25,7 +25,7 @@ from qa.conversation import contextualize
 from qa.embedder import Embedder, MapBatches, resolve_model
 from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
 from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
-from qa.feedback import Feedback, Group, Kind, Record, group
+from qa.feedback import Feedback, Kind, Record, Report, report
 from qa.files import inside, real_folder
 from qa.indexer import Plan, Progress, build, documents_folder
 from qa.paragraphs import Paragraph
@@ -88,7 +88,9 @@ class Engine:
         self._index: Index | None = None
         self._reload_lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(CONCURRENT_QUESTIONS)
-        self.feedback = Feedback(settings.index, enabled=settings.feedback == "on")
+        self.feedback = Feedback(
+            settings.index, settings.feedback == "on", settings.feedback_records
+        )
         self._question_vectors: dict[str, np.ndarray] = {}  # for report(): each wording once
         self._question_vectors_lock = threading.Lock()
 
@@ -195,7 +197,10 @@ class Engine:
 
     def record(self, question: str, kind: Kind, document: str | None = None) -> bool:
         """Keep feedback on a question (qa/feedback.py); a failure to write is logged, never
-        the asker's problem. True if it was recorded."""
+        the asker's problem. True if it was recorded. A `document` that is not indexed is a
+        DocumentNotFoundError: a record names what the index holds, or nothing."""
+        if document is not None and self.feedback.enabled:
+            self.title(document)
         try:
             version = self._index.version if self._index is not None else None
             return self.feedback.record(Record(question, kind, document=document, version=version))
@@ -207,13 +212,14 @@ class Engine:
         """Record the question of `answer` if the documents did not answer it."""
         return not answer.answered and self.record(answer.question, "unanswered", document)
 
-    def report(self, passages: int = 3) -> list[Group]:
-        """The recorded questions grouped by meaning, most frequent first, each with the
-        passages of the current index that come closest to it."""
-        groups = group(self.feedback.records(), self._encode_questions)
-        for g in groups:
+    def report(self, passages: int = 3, first: int = 0, count: int | None = None) -> Report:
+        """`count` groups (None: all) from the `first` of the recorded questions grouped by
+        meaning, most frequent first, each with the passages of the current index that come
+        closest to it."""
+        page = report(self.feedback, self._encode_questions, first, count)
+        for g in page.groups:
             g.passages = self.search(g.question, k=passages) if passages else []
-        return groups
+        return page
 
     def _encode_questions(self, questions: list[str]) -> np.ndarray:
         """Vectors of recorded questions; each wording is embedded once per process (the admin

@@ -64,3 +64,12 @@ class UploadTooLargeError(UploadError):
 
 class DocumentExistsError(QAError):
     """A file of that name is already in the documents folder (and replacing was not asked)."""
+
+
+class NameConflictError(DocumentExistsError):
+    """The name cannot be used beside what the folder holds: a folder part is a file, or it
+    looks like (differs only by look-alike characters from) a name already there."""
+
+
+class SessionError(QAError):
+    """The admin session file cannot be written or read (permissions, disk full, damage)."""

@@ -11,8 +11,10 @@ Nothing outside the documents folder is written, read or removed.
 from __future__ import annotations
 
 import os
+import stat
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,8 +22,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from qa.documents import SUFFIXES, UnreadableError, read_document
-from qa.errors import DocumentExistsError, DocumentNotFoundError, UploadError, UploadTooLargeError
+from qa.errors import (
+    DocumentExistsError,
+    DocumentNotFoundError,
+    NameConflictError,
+    UploadError,
+    UploadTooLargeError,
+)
 from qa.files import inside, real_folder
+from qa.lookalike import invisible, skeleton
 
 MAX_NAME_BYTES = 255  # per folder or file name, as most file systems allow
 MAX_DEPTH = 8  # folders in a name
@@ -31,8 +40,9 @@ CHUNK = 1 << 16
 @dataclass(frozen=True)
 class StoredFile:
     name: str  # relative to the documents folder, with '/'
-    bytes: int
-    modified: str  # ISO 8601, UTC
+    bytes: int | None  # None for a skipped entry: nothing about what a link points at
+    modified: str | None  # ISO 8601, UTC
+    skipped: str | None = None  # why the build does not read it (a link, not a regular file)
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,17 @@ def safe_name(name: str) -> str:
             raise UploadError(f"the name {name!r} has an empty, '.' or '..' part")
         if part.startswith("."):
             raise UploadError(f"the name {name!r} is hidden (starts with '.'): rename it")
-        if "\\" in part or any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in part):
-            raise UploadError(f"the name {name!r} has a backslash or a control character")
+        if "\\" in part:
+            raise UploadError(f"the name {name!r} has a backslash")
+        if hidden := invisible(part):
+            raise UploadError(
+                f"the name {name!r} has a control or invisible character ({hidden}): rename it"
+            )
         if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise UploadError(f"the name {name!r} is too long (at most {MAX_NAME_BYTES} bytes)")
+            raise UploadError(
+                f"the name {name[:40]!r}… is too long: {len(part.encode()):,} bytes in one part, "
+                f"at most {MAX_NAME_BYTES} bytes per file or folder name"
+            )
     suffix = Path(parts[-1]).suffix.lower()
     if suffix not in SUFFIXES:
         allowed = " ".join(sorted(SUFFIXES))
@@ -82,12 +99,14 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
     if not Path(docs).is_dir():
         raise UploadError(f"the documents folder {docs} does not exist")
     path = _place(docs, name)
+    _check_place(docs, name)
     if path.exists() and not replace:
         raise DocumentExistsError(f"{name} is already in the documents folder: replace it?")
     if path.is_dir():
         raise UploadError(f"{name} is a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}-{path.name}")
+    # Only the type of the upload in its temporary name: a 255-byte name still fits.
+    temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}{path.suffix}")
     try:
         size = _copy(data, temporary, max_bytes, name)
         try:
@@ -110,6 +129,46 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
         with suppress(OSError):
             temporary.unlink()
     return Added(name, size, existed)
+
+
+def _check_place(docs: Path, name: str) -> None:
+    """NameConflictError if a folder of `name` is a file, or if `name` (or one of its folders)
+    looks like another name in `docs` (UTS #39 skeletons). Two ASCII names are told apart by
+    anyone (`modern.txt` beside `modem.txt`): look-alikes need a character of another script."""
+    parts = name.split("/")
+    for depth in range(1, len(parts)):
+        folder = Path(docs, *parts[:depth])
+        if folder.exists() and not folder.is_dir():
+            raise NameConflictError(
+                f"{'/'.join(parts[:depth])} is a file, so it cannot hold {'/'.join(parts[depth:])}"
+            )
+    wanted = {skeleton(p): p for p in ("/".join(parts[: d + 1]) for d in range(len(parts)))}
+    for other in _names(Path(docs)):
+        mine = wanted.get(skeleton(other))
+        if mine is not None and mine != other and not (mine + other).isascii():
+            raise NameConflictError(
+                f"{name!r} looks like {other!r}, which is already in the documents folder "
+                "(they differ only by look-alike characters): choose another name"
+            )
+
+
+def _names(root: Path) -> list[str]:
+    """Every file and folder name under `root` (relative, '/'-separated)."""
+    return [Path(e.path).relative_to(root).as_posix() for e in _entries(root)]
+
+
+def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry under `root` but hidden ones; only real folders are entered (never a link),
+    and nothing is asked of an entry but its own lstat."""
+    folders = [str(root)]
+    while folders:
+        with suppress(OSError), os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                yield entry
 
 
 def _copy(data: BinaryIO, target: Path, max_bytes: int, name: str) -> int:
@@ -142,20 +201,26 @@ def remove(docs: Path, name: str) -> None:
 
 
 def files(docs: Path) -> list[StoredFile]:
-    """The document files in `docs` (of the types indexed), sorted by name."""
+    """The entries of `docs` named like documents (of the types indexed), sorted by name. Facts
+    come from lstat only: a link is listed as skipped, and nothing is learnt of its target."""
     root = Path(docs)
     if not root.is_dir():
         return []
     found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(p.startswith(".") for p in rel.parts) or path.suffix.lower() not in SUFFIXES:
-            continue
-        with suppress(OSError):
-            stat = path.stat()
-            if path.is_file():
-                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    for entry in _entries(root):
+        path = Path(entry.path)
+        if path.suffix.lower() in SUFFIXES and not entry.is_dir(follow_symlinks=False):
+            with suppress(OSError):
                 found.append(
-                    StoredFile(rel.as_posix(), stat.st_size, modified.isoformat(timespec="seconds"))
+                    _stored(path.relative_to(root).as_posix(), entry.stat(follow_symlinks=False))
                 )
-    return found
+    return sorted(found, key=lambda f: f.name)
+
+
+def _stored(name: str, facts: os.stat_result) -> StoredFile:
+    if stat.S_ISLNK(facts.st_mode):
+        return StoredFile(name, None, None, "a link: not read")
+    if not stat.S_ISREG(facts.st_mode):
+        return StoredFile(name, None, None, "not a regular file: not read")
+    modified = datetime.fromtimestamp(facts.st_mtime, UTC).isoformat(timespec="seconds")
+    return StoredFile(name, facts.st_size, modified)

@@ -80,6 +80,27 @@ class Settings:
             "choices": ("on", "off"),
         },
     )
+    feedback_records: int = field(
+        default=100_000,
+        metadata={
+            "help": "feedback records kept; past it the oldest are dropped",
+            "range": (100, 10_000_000),
+        },
+    )
+    feedback_per_minute: int = field(
+        default=30,
+        metadata={
+            "help": "feedback posts (👍 / 👎) accepted per client per minute; more get a 429",
+            "range": (1, 100_000),
+        },
+    )
+    login_attempts: int = field(
+        default=10,
+        metadata={
+            "help": "wrong admin tokens a client may type into /admin per 10 minutes; then 429",
+            "range": (1, 10_000),
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
     port: int = field(
         default=8000, metadata={"help": "port `qa serve` listens on", "range": (1, 65535)}

@@ -261,3 +261,143 @@ def test_a_server_started_without_docs_uploads_into_the_index_folder_s_own(
     assert "zebras.txt" in client.get("/admin").text
     assert client.delete("/api/documents/zebras.txt", headers=bearer(TOKEN)).status_code == 200
     assert not (engine.settings.docs / "zebras.txt").exists()
+
+
+def test_logout_revokes_the_session_on_the_server(client: TestClient, engine: Engine) -> None:
+    csrf = log_in(client)
+    copied = client.cookies[SESSION_COOKIE]  # e.g. read off a shared machine before logout
+    client.post("/admin/logout", data={"csrf": csrf})
+    thief = TestClient(client.app)
+    thief.cookies.set(SESSION_COOKIE, copied)
+    page = thief.get("/admin")
+    assert page.status_code == 401 and 'type="password"' in page.text
+    upload = thief.post(
+        "/admin/upload", data={"csrf": csrf}, files=[("files", ("zebras.txt", ZEBRAS))]
+    )
+    assert upload.status_code == 403 and "log in again" in upload.text  # CSRF token included
+    assert thief.get("/admin/build.json").status_code == 401
+    assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]
+
+
+def test_a_session_holds_on_every_replica_and_a_logout_on_one_ends_it_on_all(
+    engine: Engine,
+) -> None:
+    # Two apps over one index folder: two replicas behind a load balancer.
+    one, two = TestClient(create_app(engine)), TestClient(create_app(engine))
+    csrf = log_in(one)
+    two.cookies.set(SESSION_COOKIE, one.cookies[SESSION_COOKIE])
+    assert two.get("/admin").status_code == 200
+    one.post("/admin/logout", data={"csrf": csrf})
+    assert two.get("/admin").status_code == 401
+
+
+def test_a_new_admin_token_ends_every_session(engine: Engine) -> None:
+    from dataclasses import replace
+
+    client = TestClient(create_app(engine))
+    log_in(client)
+    cookie = client.cookies[SESSION_COOKIE]
+    restarted = Engine(replace(engine.settings, admin_token="another-token"), engine.embedder)
+    after = TestClient(create_app(restarted))
+    after.cookies.set(SESSION_COOKIE, cookie)
+    assert after.get("/admin").status_code == 401
+
+
+def test_wrong_tokens_are_rate_limited_per_client(make_engine) -> None:
+    engine = make_engine(DOCS, admin_token=TOKEN, login_attempts=5)
+    engine.build()
+    client = TestClient(create_app(engine))
+    statuses = [client.post("/admin/login", data={"token": "guess"}).status_code for _ in range(30)]
+    assert statuses == [401] * 5 + [429] * 25
+    refused = client.post("/admin/login", data={"token": TOKEN}, follow_redirects=False)
+    assert refused.status_code == 429 and SESSION_COOKIE not in refused.headers.get(
+        "set-cookie", ""
+    )
+    assert "too many wrong admin tokens" in refused.text
+    assert 500 <= int(refused.headers["Retry-After"]) <= 600
+    # Another client is not locked out.
+    other = TestClient(create_app(engine), client=("192.0.2.7", 50000))
+    assert (
+        other.post("/admin/login", data={"token": TOKEN}, follow_redirects=False).status_code == 303
+    )
+
+
+def test_admin_pages_and_answers_are_never_cached(client: TestClient) -> None:
+    assert client.get("/admin").headers["cache-control"] == "no-store"  # the login form too
+    log_in(client)
+    auth = bearer(TOKEN)
+    for response in (
+        client.get("/admin"),
+        client.get("/admin/build.json"),
+        client.get("/api/index", headers=auth),
+        client.get("/api/index"),  # a 401 too
+        client.put("/api/documents/z.txt?rebuild=false", content=ZEBRAS, headers=auth),
+        client.delete("/api/documents/z.txt?rebuild=false", headers=auth),
+    ):
+        assert response.headers["cache-control"] == "no-store", response.url
+    assert "cache-control" not in client.get("/health").headers  # the public pages may be
+
+
+def test_a_path_under_an_existing_file_is_a_409(client: TestClient, engine: Engine) -> None:
+    auth = bearer(TOKEN)
+    response = client.put("/api/documents/cats.txt/x.txt", content=ZEBRAS, headers=auth)
+    assert response.status_code == 409
+    assert response.json()["detail"] == "cats.txt is a file, so it cannot hold x.txt"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]
+
+
+def test_names_up_to_255_bytes_are_accepted_and_longer_get_400(client: TestClient) -> None:
+    auth = bearer(TOKEN)
+    for length in (235, 255):
+        name = "z" * (length - 4) + ".txt"
+        response = client.put(f"/api/documents/{name}?rebuild=false", content=ZEBRAS, headers=auth)
+        assert response.status_code == 201 and response.json()["document"] == name
+    response = client.put(f"/api/documents/{'z' * 252}.txt", content=ZEBRAS, headers=auth)
+    assert response.status_code == 400
+    assert (
+        "256 bytes in one part, at most 255 bytes per file or folder name"
+        in response.json()["detail"]
+    )
+
+
+def test_look_alike_and_invisible_names_are_refused(client: TestClient, engine: Engine) -> None:
+    auth = bearer(TOKEN)
+    response = client.put(
+        "/api/documents/c\u0430ts.txt", content=ZEBRAS, headers=auth
+    )  # Cyrillic a
+    assert response.status_code == 409
+    assert "looks like 'cats.txt'" in response.json()["detail"]
+    response = client.put("/api/documents/x\u202etxt.md", content=ZEBRAS, headers=auth)
+    assert response.status_code == 400
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in response.json()["detail"]
+    csrf = log_in(client)  # the admin form says the same
+    page = client.post(
+        "/admin/upload", data={"csrf": csrf}, files=[("files", ("c\u0430ts.txt", ZEBRAS))]
+    ).text
+    assert "looks like &#39;cats.txt&#39;" in page
+    assert sorted(p.name for p in engine.settings.docs.iterdir()) == ["cats.txt"]
+
+
+def test_admin_lists_a_link_as_skipped_with_nothing_of_its_target(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    import os
+
+    secret = tmp_path / "outside.txt"
+    secret.write_bytes(b"s" * 12_345)
+    os.utime(secret, (86_400 * 365, 86_400 * 365))  # 1971-01-01
+    os.symlink(secret, engine.settings.docs / "leak.txt")
+    os.link(engine.settings.docs / "cats.txt", engine.settings.docs / "hard.txt")
+    client.post("/api/index", headers=bearer(TOKEN))
+    idle(client)
+    log_in(client)
+    page = client.get("/admin").text
+    row = re.search(r"<tr>\s*<td>leak\.txt</td>(.*?)</tr>", page, re.S).group(1)
+    assert "skipped: a link: not read" in row
+    assert "12,345" not in page and "1971" not in page
+    # A hard link is a file of the folder: listed and indexed like any other.
+    assert re.search(
+        r'<a href="/documents/hard\.txt">hard\.txt</a></td>\s*<td class="num">49', page
+    )
+    assert "hard.txt" in [d["id"] for d in client.get("/documents.json").json()["documents"]]

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from qa import cli
 from qa.engine import Engine
-from qa.feedback import FILE_NAME, Feedback, Record, group
+from qa.feedback import FILE_NAME, SCHEMA, Feedback, Record, Wording, group
 from qa.settings import Settings
 from tests.conftest import ROOT
 from tests.test_live import serve_in_thread
@@ -39,7 +39,9 @@ def engine(seed_settings: Settings, embedder, tmp_path: Path) -> Engine:
     # (without the seed index's own feedback, which other tests' questions may have made)
     ignore = shutil.ignore_patterns(f"{FILE_NAME}*")
     shutil.copytree(seed_settings.index, tmp_path / "index", ignore=ignore)
-    return Engine(replace(seed_settings, index=tmp_path / "index"), embedder)
+    # (all clients of a test are 127.0.0.1: the rate limit has a test of its own)
+    settings = replace(seed_settings, index=tmp_path / "index", feedback_per_minute=10_000)
+    return Engine(settings, embedder)
 
 
 def kinds(engine: Engine) -> list[tuple[str, str]]:
@@ -198,7 +200,7 @@ def test_questions_are_grouped_by_meaning_most_frequent_first(engine: Engine) ->
     for question in asked:
         engine.record(question, "unanswered")
     engine.record(PASSWORD, "unhelpful")
-    groups = engine.report()
+    groups = engine.report().groups
     assert [(g.question, g.count) for g in groups] == [
         (MERCURY, 4), (PASSWORD, 3), ("When does the office open?", 1),
     ]  # fmt: skip
@@ -208,7 +210,7 @@ def test_questions_are_grouped_by_meaning_most_frequent_first(engine: Engine) ->
     assert groups[0].passages[0].document == "defectors.txt"
     # Viewed again (the admin page reports on every view): no wording is embedded again.
     before = engine.embedder.texts_embedded
-    assert [(g.question, g.count) for g in engine.report(passages=0)] == [
+    assert [(g.question, g.count) for g in engine.report(passages=0).groups] == [
         (g.question, g.count) for g in groups
     ]
     assert engine.embedder.texts_embedded == before
@@ -216,8 +218,8 @@ def test_questions_are_grouped_by_meaning_most_frequent_first(engine: Engine) ->
 
 def test_grouping_is_deterministic_and_empty_when_nothing_was_recorded(embedder) -> None:
     assert group([], embedder.encode) == []
-    records = [Record(q, "unanswered", at="2026-01-01") for q in ["b?", "a?", "b?"]]
-    assert group(records, embedder.encode) == group(list(reversed(records)), embedder.encode)
+    wordings = [Wording(q, n, {"unanswered": n}, "2026-01-01") for q, n in [("b?", 2), ("a?", 1)]]
+    assert group(wordings, embedder.encode) == group(list(reversed(wordings)), embedder.encode)
 
 
 def test_qa_report_prints_the_groups(engine: Engine, capsys, monkeypatch) -> None:
@@ -240,3 +242,109 @@ def test_qa_report_prints_the_groups(engine: Engine, capsys, monkeypatch) -> Non
         {"question": MERCURY, "count": 1}, {"question": MERCURY_AGAIN, "count": 1},
     ] or groups[0]["variants"][0]["count"] == 1  # fmt: skip
     assert groups[0]["passages"][0]["url"].startswith("http://qa.example/documents/")
+
+
+def test_feedback_is_rate_limited_per_client(engine: Engine) -> None:
+    limited = Engine(replace(engine.settings, feedback_per_minute=5), engine.embedder)
+    client = TestClient(create_app(limited))
+    mark = {"question": MERCURY, "helpful": False}
+    assert [client.post("/api/feedback", json=mark).status_code for _ in range(5)] == [200] * 5
+    refused = client.post("/api/feedback", json=mark)
+    assert refused.status_code == 429
+    assert "too much feedback from this client" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    form = {"question": MERCURY, "helpful": "no", "next": "/"}  # the chat's 👎 counts too
+    assert client.post("/feedback", data=form, follow_redirects=False).status_code == 429
+    assert len(kinds(engine)) == 5  # (the same feedback file) nothing past the limit kept
+
+
+def test_feedback_names_an_indexed_document_or_none(engine: Engine) -> None:
+    client = TestClient(create_app(engine))
+    ok = {"question": DEFECTED, "helpful": True, "document": "defectors.txt"}
+    assert client.post("/api/feedback", json=ok).json() == {"recorded": True}
+    for document in ("nowhere.txt", "../../etc/passwd", "x" * 5000):
+        bad = client.post("/api/feedback", json={**ok, "document": document})
+        assert bad.status_code == 404 and "no indexed document" in bad.json()["detail"]
+    form = {"question": DEFECTED, "helpful": "yes", "document": "nowhere.txt"}
+    assert client.post("/feedback", data=form, follow_redirects=False).status_code == 404
+    too_long = client.post("/api/feedback", json={"question": "x" * 2001, "helpful": False})
+    assert too_long.status_code == 422 and "too long" in too_long.json()["detail"]
+    assert [r.document for r in engine.feedback.records(("helpful",))] == ["defectors.txt"]
+
+
+def test_the_oldest_records_are_dropped_past_the_cap(tmp_path: Path) -> None:
+    feedback = Feedback(tmp_path, max_records=100)
+    for n in range(130):
+        feedback.record(Record(f"Question {n}?", "unanswered"))
+    kept = [r.question for r in feedback.records()]
+    assert kept == [f"Question {n}?" for n in range(30, 130)]
+    assert feedback.dropped() == 30
+
+
+def fill(index: Path, records: int, wordings: int) -> None:
+    """`records` unanswered records of `wordings` distinct questions, written straight into a
+    new feedback file (as months of a busy server would have; counted on first use)."""
+    rows = [
+        ("2026-01-01T00:00:00+00:00", "unanswered", f"Where is item {n % wordings} kept?")
+        for n in range(records)
+    ]
+    with sqlite3.connect(index / FILE_NAME) as connection:
+        connection.executescript(SCHEMA)
+        connection.executemany("INSERT INTO feedback (at, kind, question) VALUES (?, ?, ?)", rows)
+
+
+def test_admin_pages_the_report_quickly_with_100k_records(engine: Engine) -> None:
+    import re
+    import time
+
+    from tests.test_admin import log_in
+    from tests.test_live import TOKEN
+
+    fill(engine.settings.index, 100_000, 100_000)
+    admin = Engine(replace(engine.settings, admin_token=TOKEN), engine.embedder)
+    client = TestClient(create_app(admin))
+    log_in(client)  # (a first view: the most frequent wordings are embedded once per process)
+    started = time.perf_counter()
+    page = client.get("/admin")
+    took = time.perf_counter() - started
+    assert page.status_code == 200 and took < 1.0, took
+    assert len(re.findall(r'<li class="group">', page.text)) == 20
+    # The 500 most frequent wordings are grouped by meaning; each rarer one is its own group.
+    pages, total = re.search(r"Page 1 of ([\d,]+) \(([\d,]+) groups\)", page.text).groups()
+    pages, total = int(pages.replace(",", "")), int(total.replace(",", ""))
+    assert 99_500 < total <= 100_000 and pages == -(-total // 20)
+    last = client.get(f"/admin?page={pages}")
+    assert last.status_code == 200 and f"Page {pages:,} of {pages:,}" in last.text
+    assert f'rel="prev" href="/admin?page={pages - 1}#report"' in last.text
+    assert 'rel="next"' not in last.text
+    assert "No more groups" in client.get(f"/admin?page={pages + 1}").text
+
+
+def test_admin_shows_how_many_records_were_dropped(engine: Engine) -> None:
+    from tests.test_admin import log_in
+    from tests.test_live import TOKEN
+
+    capped = Engine(
+        replace(engine.settings, admin_token=TOKEN, feedback_records=100), engine.embedder
+    )
+    for n in range(103):
+        capped.record(f"Question {n}?", "unanswered")
+    client = TestClient(create_app(capped))
+    log_in(client)
+    page = client.get("/admin").text
+    assert "3 older records dropped: at most 100 are kept (QA_FEEDBACK_RECORDS)." in page
+
+
+def test_qa_report_shows_the_most_frequent_groups(engine: Engine, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("qa.engine.Embedder", lambda *a, **k: engine.embedder)
+    for key in [k for k in os.environ if k.startswith("QA_")]:
+        monkeypatch.delenv(key)
+    for question in (MERCURY, MERCURY, PASSWORD, DEFECTED):
+        engine.record(question, "unanswered")
+    flags = ["--index", str(engine.settings.index), "-k", "1"]
+    assert cli.main(["report", *flags, "--groups", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"2× {MERCURY}") and PASSWORD not in out
+    assert "(2 rarer groups not shown: --groups N)" in out
+    assert cli.main(["report", *flags, "--groups", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 3

@@ -4,6 +4,7 @@ a 5xx; a body size limit; schemathesis over the OpenAPI schema; the admin token 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 import pytest
@@ -370,3 +371,43 @@ def test_the_schema_says_queries_and_questions_are_not_empty(client: TestClient)
     assert spec["components"]["schemas"]["AskRequest"]["properties"]["question"]["minLength"] == 1
     assert client.get("/api/search", params={"q": ""}).status_code == 422
     assert client.post("/api/ask", json={"question": ""}).status_code == 422
+
+
+# --- /conversation.md is inert -----------------------------------------------------------------
+
+HOSTILE = (
+    "Zebras <script>alert('zebra')</script> cross the Mara river every year. "
+    "<img src=x onerror=alert(1)> Their stripes confuse flies "
+    "[click me](javascript:alert(document.cookie)) and ![pixel](data:image/png;base64,AAAA) "
+    "<a href='javascript:alert(2)'>lions</a> &lt;b&gt; *loud* `code` <https://evil.example/x>\n"
+)
+
+
+def test_the_markdown_export_is_inert(make_engine) -> None:
+    from markdown_it import MarkdownIt
+
+    engine = make_engine({"zebras.txt": HOSTILE})
+    engine.build()
+    client = TestClient(create_app(engine))
+    questions = [
+        "Why do zebras <script>alert(1)</script> have stripes?",
+        "Do zebras cross [the river](javascript:alert(1)) <img src=x onerror=alert(1)>?",
+        "# What eats ![x](data:text/html;base64,PHNjcmlwdD4=) zebras?",
+    ]
+    export = client.get("/conversation.md", params={"q": questions}).text
+    assert "zebras.txt · ¶1" in export  # the quote and its citation are there
+    # Rendered by a CommonMark renderer with raw HTML on, as a Markdown viewer would:
+    html = MarkdownIt("commonmark", {"html": True}).render(export)
+    assert "<script" not in html and "<img" not in html and "<a href='javascript" not in html
+    assert "<em>" not in html and "<code>" not in html
+    links = re.findall(r'(?:href|src)="([^"]*)"', html)
+    assert links and all(link.startswith("http://testserver/") for link in links), links
+    # What a reader sees is the text, verbatim: the quote and the questions.
+    text = re.sub(r"<[^>]+>", "", html)
+    import html as entities
+
+    text = entities.unescape(text)
+    assert "<script>alert('zebra')</script> cross the Mara" in text
+    assert "[click me](javascript:alert(document.cookie))" in text
+    for question in questions:
+        assert question in text

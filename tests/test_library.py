@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from qa import library
-from qa.errors import DocumentExistsError, DocumentNotFoundError, UploadError, UploadTooLargeError
+from qa.errors import (
+    DocumentExistsError,
+    DocumentNotFoundError,
+    NameConflictError,
+    UploadError,
+    UploadTooLargeError,
+)
 
 TEXT = b"Zebras cross the Mara river every year in the great migration.\n"
 LIMIT = 1000
@@ -116,3 +123,97 @@ def test_remove_and_list(docs: Path) -> None:
     with pytest.raises(UploadError):
         library.remove(docs, "c.exe")  # not a document: not ours to delete
     assert library.files(docs / "missing") == []
+
+
+@pytest.mark.parametrize("length", [235, 250, 255])
+def test_names_up_to_255_bytes_are_accepted(docs: Path, length: int) -> None:
+    name = "z" * (length - 4) + ".txt"
+    assert add(docs, name).name == name
+    assert (docs / name).read_bytes() == TEXT
+    two_byte = "é" * ((length - 4) // 2) + ".txt"  # counted in bytes, not characters
+    assert add(docs, f"sub/{two_byte}").name == f"sub/{two_byte}"
+    no_leftovers(docs)
+
+
+def test_a_longer_name_is_refused_naming_the_limit(docs: Path) -> None:
+    with pytest.raises(UploadError, match="256 bytes in one part, at most 255 bytes"):
+        add(docs, "z" * 252 + ".txt")
+    assert list(docs.iterdir()) == []
+
+
+def test_names_are_nfc_normalised(docs: Path) -> None:
+    decomposed = "Ze\u0301bras.txt"
+    assert add(docs, decomposed).name == "Z\u00e9bras.txt"
+    assert [p.name for p in docs.iterdir()] == ["Z\u00e9bras.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("evil\u202etxt.md", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("iso\u2066late.txt", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ("zero\u200bwidth.txt", "U+200B ZERO WIDTH SPACE"),
+        ("join\u200dr.txt", "U+200D ZERO WIDTH JOINER"),
+        ("bom\ufeff.txt", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("filler\u3164.txt", "U+3164 HANGUL FILLER"),
+        ("tab\t.txt", "U+0009"),
+        ("bell\x07.txt", "U+0007"),
+    ],
+)
+def test_control_bidi_and_zero_width_characters_are_refused(name: str, shown: str) -> None:
+    with pytest.raises(UploadError, match=re.escape(f"invisible character ({shown}")):
+        library.safe_name(name)
+
+
+def test_a_path_under_an_existing_file_is_a_conflict(docs: Path) -> None:
+    add(docs, "good.txt")
+    with pytest.raises(NameConflictError, match="good.txt is a file, so it cannot hold x.txt"):
+        add(docs, "good.txt/x.txt")
+    with pytest.raises(NameConflictError, match="good.txt is a file"):
+        add(docs, "good.txt/deeper/x.txt")
+    assert sorted(p.name for p in docs.iterdir()) == ["good.txt"]
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "g\u043e\u043ed.txt",  # Cyrillic o
+        "go\u03bfd.txt",  # Greek omicron
+        "\u0261ood.txt",  # Latin small script g
+        "g\u043eod.txt",  # one Cyrillic o
+    ],
+)
+def test_a_name_that_only_looks_like_an_existing_one_is_refused(docs: Path, lookalike) -> None:
+    add(docs, "good.txt")
+    add(docs, "sub/notes.md")
+    with pytest.raises(NameConflictError, match="looks like 'good.txt'.*look-alike characters"):
+        add(docs, lookalike)
+    with pytest.raises(NameConflictError, match="looks like 'sub'"):
+        add(docs, "s\u03c5b/other.md")  # a folder that looks like sub/ (Greek upsilon)
+    assert sorted(f.name for f in library.files(docs)) == ["good.txt", "sub/notes.md"]
+    # Names that differ in what anyone sees are fine: other letters, accents, ASCII pairs.
+    for name in ("food.txt", "g\u00f6od.txt", "modern.txt", "modem.txt"):
+        add(docs, name)
+
+
+def test_the_listing_reads_lstat_only_a_link_is_skipped(docs: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"s" * 12_345)
+    os.utime(secret, (0, 0))  # 1970: would show if the target's facts were read
+    os.symlink(secret, docs / "link.txt")
+    os.symlink(tmp_path, docs / "folder.md")  # a link to a folder, named like a document
+    os.symlink(tmp_path / "gone.txt", docs / "dangling.txt")
+    add(docs, "real.txt")
+    listed = {f.name: f for f in library.files(docs)}
+    assert set(listed) == {"dangling.txt", "folder.md", "link.txt", "real.txt"}
+    for name in ("dangling.txt", "folder.md", "link.txt"):
+        assert listed[name] == library.StoredFile(name, None, None, "a link: not read")
+    assert listed["real.txt"].bytes == len(TEXT) and listed["real.txt"].skipped is None
+
+
+def test_a_hard_link_is_a_file_of_the_folder(docs: Path) -> None:
+    add(docs, "a.txt")
+    os.link(docs / "a.txt", docs / "b.txt")
+    assert [(f.name, f.bytes, f.skipped) for f in library.files(docs)] == [
+        ("a.txt", len(TEXT), None), ("b.txt", len(TEXT), None),
+    ]  # fmt: skip

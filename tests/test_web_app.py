@@ -286,8 +286,9 @@ def test_no_user_input_gives_a_500(
     assert asked.status_code in (200, 422)
     assert searched.status_code in (200, 422)
     assert by_get.status_code in (200, 422)
-    for response in (posted, shown, exported, marked):
+    for response in (posted, shown, exported):
         assert response.status_code in (200, 404, 422), response.url
+    assert marked.status_code in (200, 404, 422, 429)  # (429: QA_FEEDBACK_PER_MINUTE)
 
 
 # --- /health and a missing index ---------------------------------------------------------------
@@ -789,8 +790,9 @@ def test_a_conversation_exports_as_markdown_of_quotes_and_links(client: TestClie
         if line.startswith(">"):
             quote.append(line[2:])
             continue
-        if quote:
-            assert "\n".join(quote).replace("**", "") in paragraphs
+        if quote:  # (Markdown's backslash escapes undone: what a reader sees)
+            shown = re.sub(r"\\(.)", r"\1", "\n".join(quote).replace("**", ""))
+            assert shown in paragraphs
             quote = []
         assert (
             not line

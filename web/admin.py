@@ -22,6 +22,8 @@ from qa.documents import SUFFIXES
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.rebuilder import Rebuilder
+from qa.sessions import Sessions
+from web.ratelimit import RateLimit, client, too_many
 from web.schemas import ADMIN_ERRORS, DocumentFile, ErrorResponse, passage_dict
 from web.security import (
     DISABLED,
@@ -29,13 +31,13 @@ from web.security import (
     admin_only,
     csrf_token,
     csrf_valid,
-    new_session,
     same_origin,
-    session_valid,
     token_matches,
 )
 
 NOTICES_KEPT = 64  # sessions whose last action's results wait to be shown
+REPORT_PAGE = 20  # groups of the report per page of /admin (each searches its closest passages)
+LOGIN_WINDOW = 600.0  # seconds over which QA_LOGIN_ATTEMPTS wrong tokens are counted
 
 FILE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ADMIN_ERRORS,
@@ -64,10 +66,12 @@ def install(
     settings = engine.settings
     token_required = [Depends(admin_only(settings))]
     notices: dict[str, list[tuple[str, str]]] = {}  # session -> [(kind, message)]
+    sessions = Sessions(settings.index)  # shared by the replicas of the index folder
+    failed_logins = RateLimit(settings.login_attempts, LOGIN_WINDOW)
 
     def session(request: Request) -> str | None:
         cookie = request.cookies.get(SESSION_COOKIE)
-        return cookie if session_valid(settings.admin_token, cookie) else None
+        return cookie if sessions.valid(settings.admin_token, cookie) else None
 
     def admin_session(request: Request) -> str | None:
         """The page's session; a valid bearer token (a script) will do too (None)."""
@@ -84,7 +88,7 @@ def install(
         same_origin(request)
         if not settings.admin_token:
             raise HTTPException(403, DISABLED)
-        cookie = request.cookies.get(SESSION_COOKIE)
+        cookie = session(request)
         if not csrf_valid(settings.admin_token, cookie, csrf):
             raise HTTPException(403, "this form has expired or comes from elsewhere: log in again")
         assert cookie is not None
@@ -107,20 +111,28 @@ def install(
     # --- Pages --------------------------------------------------------------------------------
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
-    def admin_page(request: Request) -> HTMLResponse:
+    def admin_page(
+        request: Request, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+    ) -> HTMLResponse:
         if not settings.admin_token:
             return render(request, "admin_login.html", {"disabled": True, "failed": False}, 403)
         cookie = session(request)
         if cookie is None:
             return render(request, "admin_login.html", {"disabled": False, "failed": False}, 401)
         indexed = {d.id: d.paragraphs for d in engine.documents()}
+        report = engine.report(first=(page - 1) * REPORT_PAGE, count=REPORT_PAGE)
         context = {
             "csrf": csrf_token(settings.admin_token, cookie),
             "notices": notices.pop(cookie, []),
             "files": library.files(engine.docs),
             "indexed": indexed,
             "build": build_dict(),
-            "groups": engine.report(),
+            "groups": report.groups,
+            "report_page": page,
+            "report_pages": max(1, -(-report.total // REPORT_PAGE)),
+            "report_groups": report.total,
+            "dropped": report.dropped,
+            "max_feedback": settings.feedback_records,
             "passage_dict": passage_dict,
             "feedback_on": engine.feedback.enabled,
             "max_upload": settings.max_upload_bytes,
@@ -132,12 +144,16 @@ def install(
     def admin_login(request: Request, token: Annotated[str, Form()] = "") -> Response:
         if not settings.admin_token:
             return render(request, "admin_login.html", {"disabled": True, "failed": False}, 403)
+        wait = failed_logins.wait(client(request), record=False)
+        if wait:
+            raise too_many(wait, "too many wrong admin tokens from this client")
         if not token_matches(settings.admin_token, token):
+            failed_logins.wait(client(request))  # counts the failure
             return render(request, "admin_login.html", {"disabled": False, "failed": True}, 401)
         response = back()
         response.set_cookie(
             SESSION_COOKIE,
-            new_session(settings.admin_token),
+            sessions.open(settings.admin_token),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
@@ -148,6 +164,7 @@ def install(
     @app.post("/admin/logout", include_in_schema=False)
     def admin_logout(cookie: Annotated[str, Depends(admin_form)]) -> Response:
         notices.pop(cookie, None)
+        sessions.close(cookie)  # a copy of the cookie is no session any more, on every replica
         response = back()
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response

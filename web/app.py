@@ -34,12 +34,14 @@ from qa.errors import (
     IndexMissingError,
     QAError,
     QuestionError,
+    SessionError,
     UploadTooLargeError,
 )
 from qa.rebuilder import Rebuilder
 from web import admin as admin_pages
 from web import chat as conversations
 from web import pages
+from web.ratelimit import RateLimit, limited
 from web.schemas import (
     ADMIN_ERRORS,
     BODY_ERRORS,
@@ -61,6 +63,7 @@ from web.schemas import (
 from web.security import (
     BodyLimit,
     Methods,
+    NoStore,
     SecurityHeaders,
     TrustedHosts,
     admin_only,
@@ -68,6 +71,10 @@ from web.security import (
 
 HERE = Path(__file__).resolve().parent
 MAX_K = 50
+TOO_MANY = {
+    "model": ErrorResponse,
+    "description": "Too many from this client (QA_FEEDBACK_PER_MINUTE); see Retry-After.",
+}
 
 # Domain exception -> HTTP status; any other QAError is the user's to fix: 400.
 STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
@@ -75,7 +82,7 @@ STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (DocumentNotFoundError, 404),
     ((IndexBusyError, DocumentExistsError), 409),
     (UploadTooLargeError, 413),
-    (FeedbackError, 503),
+    ((FeedbackError, SessionError), 503),
     ((IndexMissingError, IndexCorruptError), 503),
 )
 
@@ -157,11 +164,16 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         upload_bytes=engine.settings.max_upload_bytes,
     )
     app.add_middleware(Methods, routes=app.router.routes)
+    app.add_middleware(NoStore)
     app.add_middleware(TrustedHosts, hosts=engine.settings.allowed_hosts())
     app.add_middleware(SecurityHeaders)  # added last, so outermost: on every response, even a 413
     views = templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     admin = [Depends(admin_only(engine.settings))]
+    # One count per client for the API's and the chat form's 👍 / 👎 (web/pages.py).
+    app.state.feedback_limit = limited(
+        RateLimit(engine.settings.feedback_per_minute, 60.0), "too much feedback from this client"
+    )
 
     def render(
         request: Request, name: str, context: dict[str, Any], status: int = 200, footer: bool = True
@@ -258,7 +270,13 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.post(
         "/api/feedback",
         response_model=FeedbackResponse,
-        responses={**ERRORS, **BODY_ERRORS},
+        responses={
+            **ERRORS,
+            **BODY_ERRORS,
+            404: {"model": ErrorResponse, "description": "`document` is not an indexed document."},
+            429: TOO_MANY,
+        },
+        dependencies=[Depends(app.state.feedback_limit)],
         tags=["api"],
         summary="Mark an answer helpful or not",
     )

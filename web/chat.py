@@ -10,9 +10,10 @@ the index's own paragraphs (or fixed phrases), never something a URL or form put
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from qa.answer import NO_ANSWER
 from qa.engine import Engine, clean_question
@@ -24,6 +25,7 @@ CHAT_TURNS = 20  # questions a conversation keeps (the oldest are dropped)
 # it, so a link stays well under what servers and browsers accept (h11: 16 KB per request line).
 URL_QUESTION_CHARS = 4000
 TITLE = "Ask the documents"
+URL_SAFE = "/:?&=#%+,;@~"  # what our URLs hold besides letters and digits, kept as it is
 CLOSEST = "Closest passages"
 
 
@@ -79,17 +81,36 @@ def converse(
     return turns
 
 
-def _escape_link_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+# Markdown that could act: emphasis, code, links and images, raw HTML and entities, tables,
+# strikethrough. Escaped wherever it is (a backslash makes each one a literal character).
+_ACTIVE = re.compile(r"([\\`*_\[\]<>&~|])")
+# What starts a heading, quote, list or rule at the start of a line ("1." a numbered list).
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))", re.MULTILINE)
 
 
-def _quote_markdown(p: dict[str, Any]) -> list[str]:
+def escape_markdown(text: str) -> str:
+    """`text` as Markdown that shows it verbatim and does nothing: no HTML, no link, no image,
+    no emphasis or heading of its own."""
+    text = _ACTIVE.sub(r"\\\1", text)
+    # "#" becomes "\#"; "1." becomes "1\." (a backslash before a digit is no escape)
+    return _LINE_START.sub(lambda m: m[0] + "\\" if m[2].isdigit() else f"{m[1]}\\{m[2]}", text)
+
+
+def _link(text: str, url: str, base: str) -> str:
+    """A link to a page of this site (`url` under `base`), or only its text for anything else:
+    an export never links to a javascript: or data: URL, nor to another site."""
+    if not (url.startswith(f"{base}/") and urlsplit(url).scheme in ("http", "https")):
+        return escape_markdown(text)
+    return f"[{escape_markdown(text)}]({quote(url, safe=URL_SAFE)})"  # (no space or paren)
+
+
+def _quote_markdown(p: dict[str, Any], base: str) -> list[str]:
     """A passage as a Markdown block quote (its best sentence in bold) and its source link."""
     text, start, end = p["text"], p["highlight"]["start"], p["highlight"]["end"]
-    marked = f"{text[:start]}**{text[start:end]}**{text[end:]}"
+    before, best, after = (escape_markdown(t) for t in (text[:start], text[start:end], text[end:]))
+    marked = f"{before}**{best}**{after}" if best.strip() else before + best + after
     lines = [f"> {line}".rstrip() for line in marked.split("\n")]
-    source = _escape_link_text(p["citation"])
-    return [*lines, "", f"— [{source}]({p['url']})", ""]
+    return [*lines, "", f"— {_link(p['citation'], p['url'], base)}", ""]
 
 
 def markdown(turns: list[dict[str, Any]], base: str) -> str:
@@ -97,11 +118,11 @@ def markdown(turns: list[dict[str, Any]], base: str) -> str:
     paragraphs, and fixed phrases; no other words."""
     lines = [f"# {TITLE}", ""]
     for turn in turns:
-        lines += [f"## {turn['question']}", "", f"<{base}{turn['link']}>", ""]
+        lines += [f"## {escape_markdown(turn['question'])}", "", f"<{base}{turn['link']}>", ""]
         if not turn["answered"]:
             lines += [NO_ANSWER, ""]
             if turn["passages"]:
                 lines += [f"{CLOSEST}:", ""]
         for p in turn["passages"]:
-            lines += _quote_markdown(p)
+            lines += _quote_markdown(p, base)
     return "\n".join(lines).rstrip() + "\n"

@@ -110,7 +110,11 @@ def install(
         path = conversations.conversation_path(conversations.shortened(questions), document)
         return RedirectResponse(path + "#latest", status_code=303)
 
-    @app.post("/feedback", include_in_schema=False, dependencies=[Depends(same_origin)])
+    @app.post(
+        "/feedback",
+        include_in_schema=False,
+        dependencies=[Depends(same_origin), Depends(app.state.feedback_limit)],
+    )
     def feedback_post(
         question: Annotated[str, Form()] = "",
         helpful: Annotated[str, Form()] = "",

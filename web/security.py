@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import secrets
-import time
 from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -17,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qa.sessions import mac
 from qa.settings import Settings
 
 # Scripts, styles and images from the site only (no inline script or style anywhere), no
@@ -53,6 +51,30 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Admin pages and answers hold what only the admin may see: no cache (browser or proxy) keeps them.
+NO_STORE_PATHS = ("/admin", "/api/index", "/api/documents/")
+
+
+class NoStore:
+    """ASGI middleware: `Cache-Control: no-store` on every answer under NO_STORE_PATHS."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(NO_STORE_PATHS):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message)["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 async def send_error(scope: Scope, send: Send, status: int, message: str) -> None:
@@ -287,42 +309,20 @@ def admin_only(settings: Settings) -> Callable[..., None]:
     return check
 
 
-# --- The admin page's session: a cookie made from the admin token, and its CSRF token ----------
+# --- The admin page's session (qa/sessions.py) and its CSRF token ---------------------------------
 
 SESSION_COOKIE = "qa_admin"
-SESSION_SECONDS = 12 * 3600  # a login lasts the browser session, at most this long
-
-
-def _mac(token: str, purpose: str, value: str) -> str:
-    key = token.encode("utf-8")
-    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def new_session(token: str) -> str:
-    """A session cookie value: when it was issued, a random nonce, and their MAC by the token
-    (so nothing is stored on the server, and changing the token ends every session)."""
-    value = f"{int(time.time())}.{secrets.token_hex(16)}"
-    return f"{value}.{_mac(token, 'session', value)}"
-
-
-def session_valid(token: str, cookie: str | None) -> bool:
-    if not token or not cookie or cookie.count(".") != 2:
-        return False
-    issued, nonce, mac = cookie.split(".")
-    if not hmac.compare_digest(mac.encode(), _mac(token, "session", f"{issued}.{nonce}").encode()):
-        return False
-    return issued.isdigit() and 0 <= time.time() - int(issued) <= SESSION_SECONDS
 
 
 def csrf_token(token: str, cookie: str) -> str:
     """The CSRF token of a session: every admin form carries it; another site cannot know it."""
-    return _mac(token, "csrf", cookie)
+    return mac(token, "csrf", cookie)
 
 
 def csrf_valid(token: str, cookie: str | None, sent: str | None) -> bool:
-    if not session_valid(token, cookie) or not sent:
+    """Whether `sent` is the CSRF token of the session `cookie` (checked on its own)."""
+    if not token or not cookie or not sent:
         return False
-    assert cookie is not None
     return hmac.compare_digest(sent.encode(), csrf_token(token, cookie).encode())
 
 
