@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--articles", type=int, help="with --abstain: index only the first N articles")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = command("mcp", "serve the documents to AI assistants over MCP (stdio)")
+    p.add_argument("--base-url", help="where `qa serve` runs, for the passages' `url`")
+
     p = command("serve", "serve the web chat and JSON API", docs=True)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
@@ -261,6 +264,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items())
         )
+    elif args.command == "mcp":
+        from web.mcp import create_server
+
+        create_server(_engine(settings), _base_url(args, settings)).run("stdio")
     elif args.command == "serve":
         from web.server import serve
 

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from qa.engine import CONCURRENT_QUESTIONS, Engine, clean_question
 from qa.errors import (
@@ -39,7 +40,7 @@ from qa.errors import (
 from qa.rebuilder import Rebuilder
 from web import admin as admin_pages
 from web import chat as conversations
-from web import pages
+from web import mcp, pages
 from web.schemas import (
     ADMIN_ERRORS,
     BODY_ERRORS,
@@ -125,6 +126,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     newest index version, and with `watch` rebuilds when the documents folder changes.
     """
     rebuilder = rebuilder or Rebuilder(engine)
+    assistants = mcp.HttpEndpoint(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,7 +137,8 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         to_thread.current_default_thread_limiter().total_tokens = CONCURRENT_QUESTIONS
         rebuilder.run_in_background(watch_docs=watch)
         try:
-            yield
+            async with assistants.running():
+                yield
         finally:
             await run_in_threadpool(rebuilder.stop)
 
@@ -316,6 +319,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     def api_docs(request: Request) -> HTMLResponse:
         return render(request, "api.html", {"spec": app.openapi()})
 
+    app.router.routes.append(Route("/mcp", assistants))  # MCP's transport, for AI assistants
     pages.install(app, engine, render, base)
     admin_pages.install(app, engine, rebuilder, render, base)
 
