@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.explanation import Explanation, explain
+from qa.lexical import terms
 from qa.paragraphs import SECTION_SEPARATOR
 from qa.retriever import Hit
 from qa.store import Index
@@ -94,6 +96,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     ranked: list[str] = field(default_factory=list)  # paragraph keys of the whole ranking
     strength: str | None = None  # STRONG or PARTIAL when answered
+    explanation: Explanation | None = None  # why, when asked for
 
     @property
     def message(self) -> str | None:
@@ -107,6 +110,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "strength": self.strength,
             "passages": [p.as_dict() for p in self.passages],
+            **({"explanation": self.explanation.as_dict()} if self.explanation else {}),
         }
 
 
@@ -185,6 +189,26 @@ def passage(
     )
 
 
+def explanation(
+    index: Index,
+    question: Question,
+    asked: str,
+    hit: Hit | None,
+    reading: Reading | None,
+    conf: float,
+    min_confidence: float,
+) -> Explanation:
+    """Why the answer from `hit` (the first passage; None: nothing found) was given or not."""
+    if hit is None or reading is None:
+        return explain(question, asked, None, None, None, conf, min_confidence)
+    best = int(np.argmax(reading.scores))
+    text = index.paragraphs[hit.row].text
+    near = reading.spans[max(best - 1, 0) : best + 2]
+    words = set().union(*(terms(text[s:e]) for s, e in near))
+    values = answer_features(question, hit, reading.features, best)
+    return explain(question, asked, words, reading.features[best], values, conf, min_confidence)
+
+
 def make_answer(
     question: str,
     index: Index,
@@ -192,12 +216,15 @@ def make_answer(
     shown: int,
     min_confidence: float,
     text: str | None = None,
+    explain: bool = False,
 ) -> Answer:
     """The answer to `question` from its ranked hits; `text` is what was retrieved with (the
-    question read with the one before it, for a follow-up), which the verifier reads too."""
+    question read with the one before it, for a follow-up), which the verifier reads too;
+    `explain`: say why (Answer.explanation)."""
     reader = read_question(index, text or question, question)
     readings = [read(index, reader, h) for h in hits[:shown]]
-    conf = confidence(reader, hits[0] if hits else None, readings[0] if readings else None)
+    first, reading = (hits[0], readings[0]) if hits else (None, None)
+    conf = confidence(reader, first, reading)
     answered = bool(hits) and conf >= min_confidence
     return Answer(
         question=question,
@@ -209,4 +236,9 @@ def make_answer(
         ],
         ranked=[index.paragraphs[h.row].key for h in hits],
         strength=strength(conf, min_confidence),
+        explanation=(
+            explanation(index, reader, question, first, reading, conf, min_confidence)
+            if explain
+            else None
+        ),
     )

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("ask", "answer one question with quoted passages")
     p.add_argument("question")
+    p.add_argument(
+        "--explain", action="store_true", help="say why it was answered or not (words, signals)"
+    )
     p.add_argument("-k", type=_count, default=None, help="passages to show, 1..50 (default 3)")
     json_flags(p)
 
@@ -163,6 +166,8 @@ def format_answer(answer: Answer) -> str:
         if answer.passages:
             lines.append("Closest passages:")
     lines += [format_passage(i, p) for i, p in enumerate(answer.passages, 1)]
+    if answer.explanation is not None:
+        lines += ["", "Why:", *(f"  {line}" for line in answer.explanation.lines())]
     return "\n".join(lines)
 
 
@@ -217,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {terminal(plan.note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
-        answer = _engine(settings).ask(args.question, document=args.document)
+        answer = _engine(settings).ask(args.question, document=args.document, explain=args.explain)
         if args.json:
             from web.schemas import answer_dict  # the API's shapes, so the fields are the same
 

@@ -147,7 +147,7 @@ def has_kind(sentence: str, kind: str, words: frozenset[str]) -> bool:
 PREFIX = 5  # stems sharing their first 5 letters count as the same word ("defect", "defector")
 
 
-def _matched(words: set[str], weights: dict[str, float]) -> set[str]:
+def matched_terms(words: set[str], weights: dict[str, float]) -> set[str]:
     """The sentence's terms, plus each question term one of them shares a PREFIX with (the
     stemmer keeps "defected" and "defectors" apart)."""
     heads = {w[:PREFIX] for w in words if len(w) >= PREFIX}
@@ -163,7 +163,7 @@ def sentence_features(index: Index, question: Question, hit: Hit) -> np.ndarray:
     n = len(spans)
     cosines = hit.sentence_cosines if len(hit.sentence_cosines) == n else np.full(n, hit.cosine)
     weights = question.weights
-    sentence_terms = [_matched(set(terms(text[s:e])), weights) for s, e in spans]
+    sentence_terms = [matched_terms(set(terms(text[s:e])), weights) for s, e in spans]
     # The sentence's share of the question's terms (a follow-up's own terms: the earlier
     # question's name the topic, which the answering sentence need not repeat).
     own = {t: w for t, w in weights.items() if not question.own or t in question.own}

@@ -182,7 +182,7 @@ def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
     assert fields.first.get_attribute("value") == WHO
     with page.expect_request("**/api/ask") as request:
         tab.ask(WHY)
-    assert request.value.post_data_json == {"question": WHY, "history": [WHO]}
+    assert request.value.post_data_json == {"question": WHY, "history": [WHO], "explain": True}
     turn = last_turn(page)
     expect(turn.locator(".no-answer")).to_have_count(0)
     expect(turn.locator("a.source").first).to_have_text("defectors.txt · ¶1")

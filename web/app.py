@@ -223,7 +223,9 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     )
     def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
         """Passages that answer the question, or `answered: false` and the closest passages."""
-        answer = engine.ask(body.question, body.history, document=body.document)
+        answer = engine.ask(
+            body.question, body.history, document=body.document, explain=body.explain
+        )
         engine.record_unanswered(answer, body.document)
         return answer_dict(answer, base(request))
 
@@ -252,9 +254,12 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
             str | None,
             Query(description="Only this document id.", examples=["defectors.txt"]),
         ] = None,
+        explain: Annotated[
+            bool, Query(description="Add `explanation`: why it was answered or not.")
+        ] = False,
     ) -> dict[str, Any]:
         """The same answer as `POST /api/ask` with that question, history and document."""
-        answer = engine.ask(q, history, document=document)
+        answer = engine.ask(q, history, document=document, explain=explain)
         engine.record_unanswered(answer, document)
         return answer_dict(answer, base(request))
 
