@@ -14,12 +14,12 @@ import numpy as np
 from qa.explanation import Explanation, explain
 from qa.lexical import terms
 from qa.paragraphs import SECTION_SEPARATOR
+from qa.phrases import answer_phrase
 from qa.retriever import Hit
 from qa.store import Index
 from qa.verifier import (
     Question,
     answer_features,
-    answer_phrase,
     answer_probability,
     read_question,
     sentence_features,
@@ -164,17 +164,22 @@ def strength(confidence: float, min_confidence: float) -> str | None:
 
 
 def passage(
-    index: Index, hit: Hit, question: Question, reading: Reading | None = None, mark: bool = False
+    index: Index,
+    hit: Hit,
+    question: Question,
+    reading: Reading | None = None,
+    confidence: float | None = None,
 ) -> Passage:
-    """The hit as a quoted passage; `mark`: look for the answer phrase in its highlight."""
+    """The hit as a quoted passage; with the answer's `confidence`, the answer phrase inside its
+    highlight is looked for too (qa/phrases.py)."""
     p = index.paragraphs[hit.row]
     reading = reading or read(index, question, hit)
     span = highlight(reading)
     phrase = None
-    if mark:
+    if confidence is not None:
         best = int(np.argmax(reading.scores))
         s, e = reading.spans[best]
-        found = answer_phrase(p.text[s:e], question)
+        found = answer_phrase(p.text[s:e], question, confidence)
         phrase = (s + found[0], s + found[1]) if found else None
     return Passage(
         p.document,
@@ -231,7 +236,7 @@ def make_answer(
         answered=answered,
         confidence=conf,
         passages=[
-            passage(index, h, reader, r, mark=answered and i == 0)
+            passage(index, h, reader, r, conf if answered and i == 0 else None)
             for i, (h, r) in enumerate(zip(hits, readings))
         ],
         ranked=[index.paragraphs[h.row].key for h in hits],
