@@ -153,8 +153,12 @@ def _base_url(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def format_passage(number: int, p: Passage) -> str:
+    """The passage quoted, its best sentence in **bold** and the answer phrase, when there is
+    one, in ***bold italics*** inside it."""
     s, e = p.highlight
-    quoted = f"{p.text[:s]}**{p.text[s:e]}**{p.text[e:]}"
+    a, b = p.answer or (e, e)
+    phrase = f"***{p.text[a:b]}***" if p.answer else ""
+    quoted = f"{p.text[:s]}**{p.text[s:a]}{phrase}{p.text[b:e]}**{p.text[e:]}"
     source = p.citation if p.title in ("", p.document) else f"{p.citation}  [{p.document}]"
     return f"[{number}] {source}  (score {p.score:.2f})\n    > {quoted}"
 
