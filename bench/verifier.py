@@ -245,46 +245,11 @@ def fit_check(d: dict, weights: np.ndarray, words: np.ndarray, threshold: float)
                     threshold)  # fmt: skip
 
 
-def phrases() -> None:
-    """Exact match of the answer phrase (qa.verifier.answer_phrase, every kind it can read)
-    where one is found in the best sentence of the gold paragraph, by the question's kind: the
-    kinds at or above 0.8 are the ones PHRASE_KINDS may show."""
-    import qa.verifier as verifier
-    from qa.answer import read
-    from qa.evaluation import phrase_scores
-
-    parts = split(SQUAD, near=True, half="even")
-    engine = pooled_engine(parts.contexts, "near-even")
-    index, shown = engine.index, verifier.PHRASE_KINDS
-    verifier.PHRASE_KINDS = ("number", "date")  # every kind answer_phrase can read
-    scores: dict[str, list[float]] = {}
-    for q in parts.inside:
-        query = make_query(q.text, engine.embedder.encode_query(q.text))
-        hits = rank(index, query, 1)
-        if not hits or index.paragraphs[hits[0].row].document != q.gold:
-            continue
-        question = read_question(index, q.text)
-        reading = read(index, question, hits[0])
-        s, e = reading.spans[int(np.argmax(reading.scores))]
-        text = index.paragraphs[hits[0].row].text[s:e]
-        found = verifier.answer_phrase(text, question)
-        scores.setdefault(question.kind, [])
-        if found:
-            scores[question.kind].append(phrase_scores(text[slice(*found)], q.answers)[0])
-    verifier.PHRASE_KINDS = shown
-    for kind, em in sorted(scores.items()):
-        print(f"phrase {kind}: shown for {len(em)}, exact match {np.mean(em or [0]):.3f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--check", action="store_true", help="measure the cross-encoder too")
-    parser.add_argument("--phrases", action="store_true", help="only measure the answer phrase")
     args = parser.parse_args()
-    if args.phrases:
-        phrases()
-        return
     fresh = args.fresh or args.check or not CACHE.exists()
     d = collect(args.check) if fresh else dict(np.load(CACHE))
     n = len(d["kind"])

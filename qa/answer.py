@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.explanation import Explanation, explain
+from qa.lexical import terms
 from qa.paragraphs import SECTION_SEPARATOR
+from qa.phrases import answer_phrase
 from qa.retriever import Hit
 from qa.store import Index
 from qa.verifier import (
     Question,
     answer_features,
-    answer_phrase,
     answer_probability,
     read_question,
     sentence_features,
@@ -94,6 +96,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     ranked: list[str] = field(default_factory=list)  # paragraph keys of the whole ranking
     strength: str | None = None  # STRONG or PARTIAL when answered
+    explanation: Explanation | None = None  # why, when asked for
 
     @property
     def message(self) -> str | None:
@@ -107,6 +110,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "strength": self.strength,
             "passages": [p.as_dict() for p in self.passages],
+            **({"explanation": self.explanation.as_dict()} if self.explanation else {}),
         }
 
 
@@ -160,17 +164,22 @@ def strength(confidence: float, min_confidence: float) -> str | None:
 
 
 def passage(
-    index: Index, hit: Hit, question: Question, reading: Reading | None = None, mark: bool = False
+    index: Index,
+    hit: Hit,
+    question: Question,
+    reading: Reading | None = None,
+    confidence: float | None = None,
 ) -> Passage:
-    """The hit as a quoted passage; `mark`: look for the answer phrase in its highlight."""
+    """The hit as a quoted passage; with the answer's `confidence`, the answer phrase inside its
+    highlight is looked for too (qa/phrases.py)."""
     p = index.paragraphs[hit.row]
     reading = reading or read(index, question, hit)
     span = highlight(reading)
     phrase = None
-    if mark:
+    if confidence is not None:
         best = int(np.argmax(reading.scores))
         s, e = reading.spans[best]
-        found = answer_phrase(p.text[s:e], question)
+        found = answer_phrase(p.text[s:e], question, confidence)
         phrase = (s + found[0], s + found[1]) if found else None
     return Passage(
         p.document,
@@ -185,6 +194,26 @@ def passage(
     )
 
 
+def explanation(
+    index: Index,
+    question: Question,
+    asked: str,
+    hit: Hit | None,
+    reading: Reading | None,
+    conf: float,
+    min_confidence: float,
+) -> Explanation:
+    """Why the answer from `hit` (the first passage; None: nothing found) was given or not."""
+    if hit is None or reading is None:
+        return explain(question, asked, None, None, None, conf, min_confidence)
+    best = int(np.argmax(reading.scores))
+    text = index.paragraphs[hit.row].text
+    near = reading.spans[max(best - 1, 0) : best + 2]
+    words = set().union(*(terms(text[s:e]) for s, e in near))
+    values = answer_features(question, hit, reading.features, best)
+    return explain(question, asked, words, reading.features[best], values, conf, min_confidence)
+
+
 def make_answer(
     question: str,
     index: Index,
@@ -192,21 +221,29 @@ def make_answer(
     shown: int,
     min_confidence: float,
     text: str | None = None,
+    explain: bool = False,
 ) -> Answer:
     """The answer to `question` from its ranked hits; `text` is what was retrieved with (the
-    question read with the one before it, for a follow-up), which the verifier reads too."""
+    question read with the one before it, for a follow-up), which the verifier reads too;
+    `explain`: say why (Answer.explanation)."""
     reader = read_question(index, text or question, question)
     readings = [read(index, reader, h) for h in hits[:shown]]
-    conf = confidence(reader, hits[0] if hits else None, readings[0] if readings else None)
+    first, reading = (hits[0], readings[0]) if hits else (None, None)
+    conf = confidence(reader, first, reading)
     answered = bool(hits) and conf >= min_confidence
     return Answer(
         question=question,
         answered=answered,
         confidence=conf,
         passages=[
-            passage(index, h, reader, r, mark=answered and i == 0)
+            passage(index, h, reader, r, conf if answered and i == 0 else None)
             for i, (h, r) in enumerate(zip(hits, readings))
         ],
         ranked=[index.paragraphs[h.row].key for h in hits],
         strength=strength(conf, min_confidence),
+        explanation=(
+            explanation(index, reader, question, first, reading, conf, min_confidence)
+            if explain
+            else None
+        ),
     )

@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("ask", "answer one question with quoted passages")
     p.add_argument("question")
+    p.add_argument(
+        "--explain", action="store_true", help="say why it was answered or not (words, signals)"
+    )
     p.add_argument("-k", type=_count, default=None, help="passages to show, 1..50 (default 3)")
     json_flags(p)
 
@@ -121,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--articles", type=int, help="with --abstain: index only the first N articles")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = command("mcp", "serve the documents to AI assistants over MCP (stdio)")
+    p.add_argument("--base-url", help="where `qa serve` runs, for the passages' `url`")
+
     p = command("serve", "serve the web chat and JSON API", docs=True)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
@@ -153,8 +159,12 @@ def _base_url(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def format_passage(number: int, p: Passage) -> str:
+    """The passage quoted, its best sentence in **bold** and the answer phrase, when there is
+    one, in ***bold italics*** inside it."""
     s, e = p.highlight
-    quoted = f"{p.text[:s]}**{p.text[s:e]}**{p.text[e:]}"
+    a, b = p.answer or (e, e)
+    phrase = f"***{p.text[a:b]}***" if p.answer else ""
+    quoted = f"{p.text[:s]}**{p.text[s:a]}{phrase}{p.text[b:e]}**{p.text[e:]}"
     source = p.citation if p.title in ("", p.document) else f"{p.citation}  [{p.document}]"
     return f"[{number}] {source}  (score {p.score:.2f})\n    > {quoted}"
 
@@ -166,6 +176,8 @@ def format_answer(answer: Answer) -> str:
         if answer.passages:
             lines.append("Closest passages:")
     lines += [format_passage(i, p) for i, p in enumerate(answer.passages, 1)]
+    if answer.explanation is not None:
+        lines += ["", "Why:", *(f"  {line}" for line in answer.explanation.lines())]
     return "\n".join(lines)
 
 
@@ -220,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {terminal(plan.note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
-        answer = _engine(settings).ask(args.question, document=args.document)
+        answer = _engine(settings).ask(args.question, document=args.document, explain=args.explain)
         if args.json:
             from web.schemas import answer_dict  # the API's shapes, so the fields are the same
 
@@ -270,6 +282,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items())
         )
+    elif args.command == "mcp":
+        from web.mcp import create_server
+
+        create_server(_engine(settings), _base_url(args, settings)).run("stdio")
     elif args.command == "serve":
         from web.server import serve
 

@@ -177,9 +177,10 @@ class Engine:
         history: list[str] | tuple[str, ...] = (),
         depth: int = 0,
         document: str | None = None,
+        explain: bool = False,
     ) -> Answer:
         """Quoted passages answering `question` (from `document` only, if given), or the fixed
-        'no answer' reply.
+        'no answer' reply; `explain`: with the reasons (Answer.explanation).
 
         `depth` ranks further than the passages shown (Answer.ranked), for evaluation.
         """
@@ -192,8 +193,9 @@ class Engine:
             query = make_query(text, self.embedder.encode_query(text))
             hits = rank(index, query, max(self.settings.passages, 2, depth), document)
             return make_answer(
-                question, index, hits, self.settings.passages, self.settings.min_confidence, text
-            )
+                question, index, hits, self.settings.passages, self.settings.min_confidence, text,
+                explain,
+            )  # fmt: skip
 
     def record(self, question: str, kind: Kind, document: str | None = None) -> bool:
         """Keep feedback on a question (qa/feedback.py); a failure to write is logged, never

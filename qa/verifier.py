@@ -147,7 +147,7 @@ def has_kind(sentence: str, kind: str, words: frozenset[str]) -> bool:
 PREFIX = 5  # stems sharing their first 5 letters count as the same word ("defect", "defector")
 
 
-def _matched(words: set[str], weights: dict[str, float]) -> set[str]:
+def matched_terms(words: set[str], weights: dict[str, float]) -> set[str]:
     """The sentence's terms, plus each question term one of them shares a PREFIX with (the
     stemmer keeps "defected" and "defectors" apart)."""
     heads = {w[:PREFIX] for w in words if len(w) >= PREFIX}
@@ -163,7 +163,7 @@ def sentence_features(index: Index, question: Question, hit: Hit) -> np.ndarray:
     n = len(spans)
     cosines = hit.sentence_cosines if len(hit.sentence_cosines) == n else np.full(n, hit.cosine)
     weights = question.weights
-    sentence_terms = [_matched(set(terms(text[s:e])), weights) for s, e in spans]
+    sentence_terms = [matched_terms(set(terms(text[s:e])), weights) for s, e in spans]
     # The sentence's share of the question's terms (a follow-up's own terms: the earlier
     # question's name the topic, which the answering sentence need not repeat).
     own = {t: w for t, w in weights.items() if not question.own or t in question.own}
@@ -233,59 +233,3 @@ def answer_features(question: Question, hit: Hit, features: np.ndarray, best: in
 def answer_probability(values: np.ndarray) -> float:
     """Probability-like confidence (0..1) that the passage answers (absolute features only)."""
     return float(1.0 / (1.0 + np.exp(-(ANSWER_BIAS + values @ ANSWER_WEIGHTS))))
-
-
-# The answer phrase: the one thing of the question's kind a sentence adds. Dates first (a year
-# is a number too), whole ("14 July 2016", "the 1990s", "18th century").
-_DATE_PHRASE = re.compile(
-    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:,?\s+\d{{4}})?|(?:{_MONTHS})\s+"
-    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,\s*\d{{4}})?|(?:{_MONTHS})\s+\d{{4}}|\d{{1,4}}s|"
-    r"\d{1,2}(?:st|nd|rd|th)\s+century|1\d{3}|20\d{2})\b"
-)
-_NUMBER_PHRASE = re.compile(
-    rf"(?<![\w.,])(?:\d[\d,]*(?:\.\d+)?(?:\s?(?:%|percent|million|billion|thousand|"
-    rf"hundred))?|(?:{_NUMBER_WORDS})(?:\s(?:hundred|thousand|million|billion))?)(?![\w])",
-    re.IGNORECASE,
-)
-_QUESTION_WORDS = frozenset({
-    "how", "many", "much", "what", "which", "when", "who", "whom", "whose", "where", "why",
-    "did", "do", "does", "was", "were", "is", "are", "the", "a", "an", "of", "in", "on", "at",
-    "to", "for", "by", "year", "years",
-})  # fmt: skip
-# Kinds whose phrase is shown: those that measured exact match >= 0.8 where shown, on even
-# SQuAD articles (bench/verifier.py --phrases): dates .853 (129 of 225 questions); numbers
-# only .738 (103 of 206: the sentence often holds several counts), so they are not marked.
-PHRASE_KINDS = ("date",)
-
-
-WINDOW = 4  # words either side of a candidate phrase that count as its context
-MARGIN = 2  # question words around the best candidate beyond the runner-up's, when several
-
-
-def answer_phrase(sentence: str, question: Question) -> tuple[int, int] | None:
-    """Span in `sentence` of the answer phrase: the thing of the question's kind that the
-    sentence adds to the question (a number for "how many", a date for "when"); when there are
-    several, the one with the most question words around it ("196 last year" for "... defected
-    last year?"). None when there is none, no single best, or the kind can't be trusted."""
-    if question.kind not in PHRASE_KINDS:
-        return None
-    pattern = _DATE_PHRASE if question.kind == "date" else _NUMBER_PHRASE
-    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(sentence)]
-    asked = {w for w in question.words if w not in _QUESTION_WORDS}
-    found: dict[str, tuple[int, tuple[int, int]]] = {}
-    for m in pattern.finditer(sentence):
-        own = set(_WORD.findall(m.group().lower()))
-        if question.kind == "number" and _DATE_PHRASE.fullmatch(m.group()):
-            continue  # a year is not a count
-        if not own or own <= question.words:
-            continue
-        at = [i for i, (s, e, _) in enumerate(words) if s < m.end() and e > m.start()]
-        around = words[max(at[0] - WINDOW, 0) : at[0]] + words[at[-1] + 1 : at[-1] + 1 + WINDOW]
-        context = len({w for _, _, w in around} & asked)
-        best = found.get(m.group().lower())
-        if best is None or context > best[0]:
-            found[m.group().lower()] = (context, (m.start(), m.end()))
-    ranked = sorted(found.values(), reverse=True)
-    if not ranked or (len(ranked) > 1 and ranked[0][0] < ranked[1][0] + MARGIN):
-        return None
-    return ranked[0][1]

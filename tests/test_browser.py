@@ -113,7 +113,7 @@ def test_asking_shows_the_quote_with_its_best_sentence_marked(tab: Tab) -> None:
     assert 1 <= cards.count() <= 3
     first = cards.first
     expect(first.locator("blockquote")).to_contain_text("196 last year")
-    expect(first.locator("blockquote mark")).to_contain_text("just 196 last year")
+    expect(first.locator("blockquote > mark")).to_contain_text("just 196 last year")
     expect(first.locator("a.source")).to_have_text("defectors.txt · ¶5")
     expect(first.locator(".score")).to_have_text(re.compile(r"^score -?\d+\.\d\d$"))
     expect(first.locator("button.copy")).to_be_visible()
@@ -182,7 +182,7 @@ def test_a_follow_up_is_sent_with_the_earlier_question(tab: Tab) -> None:
     assert fields.first.get_attribute("value") == WHO
     with page.expect_request("**/api/ask") as request:
         tab.ask(WHY)
-    assert request.value.post_data_json == {"question": WHY, "history": [WHO]}
+    assert request.value.post_data_json == {"question": WHY, "history": [WHO], "explain": True}
     turn = last_turn(page)
     expect(turn.locator(".no-answer")).to_have_count(0)
     expect(turn.locator("a.source").first).to_have_text("defectors.txt · ¶1")
@@ -231,7 +231,7 @@ def test_the_chat_works_without_javascript(browser: Browser, server: str) -> Non
         page = tab.open()
         tab.submit(DEFECTED)
         first = last_turn(page).locator("figure.quote").first
-        expect(first.locator("blockquote mark")).to_contain_text("196")
+        expect(first.locator("blockquote > mark")).to_contain_text("196")
         expect(first.locator("button.copy")).to_be_hidden()
         tab.submit(WHO)
         tab.submit(WHY)
@@ -316,7 +316,7 @@ def test_a_conversation_survives_reload_and_back(tab: Tab) -> None:
 def test_a_shared_link_shows_the_answer(tab: Tab) -> None:
     page = tab.open(f"/?{urlencode({'q': DEFECTED})}")
     first = last_turn(page).locator("figure.quote").first
-    expect(first.locator("blockquote mark")).to_contain_text("just 196 last year")
+    expect(first.locator("blockquote > mark")).to_contain_text("just 196 last year")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "answer.png", full_page=True)
     assert tab.problems == []

@@ -45,7 +45,7 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
                                         "highlight", "title", "section", "page",
-                                        "citation", "original_url", "url"}  # fmt: skip
+                                        "citation", "original_url", "url", "answer"}  # fmt: skip
     url = data["passages"][0]["url"]  # the paragraph, with the quoted sentence marked
     assert url.startswith("http://127.0.0.1:8000/documents/defectors.txt?p=5&s=")
     assert url.endswith("#p5")
@@ -55,6 +55,8 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     code, out, _ = run(capsys, "ask", "When is Defectors' Day celebrated?", "--json")
     top = json.loads(out)["passages"][0]
     assert top["text"][top["answer"]["start"] : top["answer"]["end"]] == "14 July"
+    code, out, _ = run(capsys, "ask", "How many North Koreans defected last year?")
+    assert "to just ***196*** last year" in out and "**The number of defectors" in out
 
     code, out, _ = run(capsys, "ask", "Where was Ri Il-kyu posted?")
     strength, source = out.split("\n")[:2]  # the strength in words, as the page says it

@@ -93,14 +93,7 @@ def test_on_topic_question_the_article_does_not_answer_is_refused(seed_engine, q
     ("question", "phrase"),
     [
         ("When is Defectors' Day celebrated?", "14 July"),
-        # Missed: counts measured .74 exact match on even SQuAD articles (the sentence often
-        # holds several), below the .8 a mark must reach, so no number is marked. Strict: this
-        # fails loudly once counts are marked.
-        pytest.param(
-            "How many North Koreans defected last year?",
-            "196",
-            marks=pytest.mark.xfail(strict=True, reason="numbers are not marked (EM .74 < .8)"),
-        ),
+        ("How many North Koreans defected last year?", "196"),
     ],
 )
 def test_answer_phrase_is_marked_inside_the_highlight(seed_engine, question, phrase) -> None:

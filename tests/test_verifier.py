@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qa.verifier import Question, answer_phrase, has_kind, question_kind, read_question
+from qa.verifier import Question, has_kind, question_kind, read_question
 
 SENTENCE = (
     "The number of defectors overall has plummeted in recent years, from 2,700 a decade ago "
@@ -42,23 +42,6 @@ def test_a_sentence_must_add_something_of_the_kind_asked() -> None:
     assert not has_kind("The defectors left in 2,700 boats.", "number", q.words)
     assert has_kind("He was motivated by disillusionment.", "reason", q.words)
     assert not has_kind("He was a counsellor in Cuba.", "reason", q.words)
-
-
-def test_answer_phrase_is_the_date_next_to_the_question_words() -> None:
-    sentence = "Built in 1850 as a depot, the building got its new wing, finished on 14 July 1999."
-    s, e = answer_phrase(sentence, question("When was the new wing finished?"))
-    assert sentence[s:e] == "14 July 1999"
-    assert answer_phrase("Founded in 1850, rebuilt in 1999.", question("When was it?")) is None
-
-
-def test_answer_phrase_only_for_kinds_measured_precise_enough() -> None:
-    # Counts measured .74 exact match on even SQuAD articles (below .8): never marked.
-    assert answer_phrase(SENTENCE, question("How many North Koreans defected last year?")) is None
-    assert answer_phrase("It has 14 settings.", question("Who founded it?")) is None
-    assert answer_phrase("Nobody came.", question("When did they come?")) is None
-    when = question("When was it founded?")
-    s, e = answer_phrase("It was founded on 14 July 1999 in Paris.", when)
-    assert "It was founded on 14 July 1999 in Paris."[s:e] == "14 July 1999"
 
 
 def test_a_term_the_documents_never_use_weighs_the_most(seed_engine) -> None:

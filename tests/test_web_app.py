@@ -149,7 +149,8 @@ def test_ask_answers_with_quotes(client: TestClient) -> None:
     assert 0.5 <= body["confidence"] <= 1
     assert 1 <= len(body["passages"]) <= 3
     best = body["passages"][0]
-    assert set(best) == PASSAGE_KEYS  # no `answer`: counts are never marked
+    assert set(best) == PASSAGE_KEYS | {"answer"}  # the count that answers, marked
+    assert best["text"][best["answer"]["start"] : best["answer"]["end"]] == "196"
     assert best["paragraph"] == 5
     assert "196" in best["text"][best["highlight"]["start"] : best["highlight"]["end"]]
     start, end = best["highlight"]["start"], best["highlight"]["end"]

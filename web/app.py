@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from qa.engine import CONCURRENT_QUESTIONS, Engine, clean_question
 from qa.errors import (
@@ -40,7 +41,7 @@ from qa.errors import (
 from qa.rebuilder import Rebuilder
 from web import admin as admin_pages
 from web import chat as conversations
-from web import pages
+from web import mcp, pages
 from web.ratelimit import RateLimit, limited
 from web.schemas import (
     ADMIN_ERRORS,
@@ -132,6 +133,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     newest index version, and with `watch` rebuilds when the documents folder changes.
     """
     rebuilder = rebuilder or Rebuilder(engine)
+    assistants = mcp.HttpEndpoint(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,7 +144,8 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
         to_thread.current_default_thread_limiter().total_tokens = CONCURRENT_QUESTIONS
         rebuilder.run_in_background(watch_docs=watch)
         try:
-            yield
+            async with assistants.running():
+                yield
         finally:
             await run_in_threadpool(rebuilder.stop)
 
@@ -232,7 +235,9 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     )
     def api_ask(request: Request, body: AskRequest) -> dict[str, Any]:
         """Passages that answer the question, or `answered: false` and the closest passages."""
-        answer = engine.ask(body.question, body.history, document=body.document)
+        answer = engine.ask(
+            body.question, body.history, document=body.document, explain=body.explain
+        )
         engine.record_unanswered(answer, body.document)
         return answer_dict(answer, base(request))
 
@@ -261,9 +266,12 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
             str | None,
             Query(description="Only this document id.", examples=["defectors.txt"]),
         ] = None,
+        explain: Annotated[
+            bool, Query(description="Add `explanation`: why it was answered or not.")
+        ] = False,
     ) -> dict[str, Any]:
         """The same answer as `POST /api/ask` with that question, history and document."""
-        answer = engine.ask(q, history, document=document)
+        answer = engine.ask(q, history, document=document, explain=explain)
         engine.record_unanswered(answer, document)
         return answer_dict(answer, base(request))
 
@@ -334,6 +342,7 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     def api_docs(request: Request) -> HTMLResponse:
         return render(request, "api.html", {"spec": app.openapi()})
 
+    app.router.routes.append(Route("/mcp", assistants))  # MCP's transport, for AI assistants
     pages.install(app, engine, render, base)
     admin_pages.install(app, engine, rebuilder, render, base)
 

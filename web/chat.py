@@ -75,7 +75,7 @@ def converse(
     relative to `base`) and the `link` of the conversation up to it."""
     turns = []
     for i, question in enumerate(questions):
-        answer = engine.ask(question, questions[:i], document=document)
+        answer = engine.ask(question, questions[:i], document=document, explain=True)
         link = conversation_path(questions[: i + 1], document)
         turns.append({**answer_dict(answer, base), "link": link})
     return turns

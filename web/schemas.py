@@ -155,6 +155,29 @@ class AskRequest(BaseModel):
         description="Answer from this document only (its id); null or absent: all documents.",
         examples=["defectors.txt"],
     )
+    explain: bool = Field(
+        default=False,
+        description="Add `explanation` to the answer: why it was answered or not.",
+    )
+
+
+class SignalOut(BaseModel):
+    name: str = Field(description="A signal the confidence is computed from.")
+    value: float
+    contribution: float = Field(description="Its part of the confidence's log-odds.")
+
+
+class ExplanationOut(BaseModel):
+    """Why an answer was given or refused: what the verifier read of the first passage."""
+
+    kind: str = Field(
+        description="What the question asks for: number, date, person, place, reason, other."
+    )
+    kind_found: bool = Field(description="Whether the best sentence holds one.")
+    matched: list[str] = Field(description="Words of the question the best sentence holds.")
+    missing: list[str] = Field(description="Words of the question it does not hold.")
+    signals: list[SignalOut]
+    lines: list[str] = Field(description="The same in a few plain lines.")
 
 
 class AskResponse(BaseModel):
@@ -203,6 +226,9 @@ class AskResponse(BaseModel):
     passages: list[PassageOut] = Field(
         description="Passages that answer the question, best first; when `answered` is false, "
         "the closest passages instead."
+    )
+    explanation: ExplanationOut | None = Field(
+        default=None, description="Only when `explain` was asked for: why."
     )
 
 

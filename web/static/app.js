@@ -115,6 +115,13 @@
         reply.append(closest);
       }
     }
+    if (answer.explanation) {
+      const why = el("details", "why");
+      const lines = el("ul");
+      lines.append(...answer.explanation.lines.map((line) => el("li", "", line)));
+      why.append(el("summary", "", "Why this answer?"), lines);
+      reply.append(why);
+    }
     const item = el("li", "turn");
     item.append(question, reply, tools(answer, link, filterValue));
     return item;
@@ -234,6 +241,7 @@
         body: JSON.stringify({
           question: box.value,
           history: history.slice(-HISTORY_SENT),
+          explain: true, // shown on demand, under "Why this answer?"
           ...(filter?.value ? { document: filter.value } : {}),
         }),
       });
