@@ -34,6 +34,7 @@ from qa.errors import (
     IndexMissingError,
     QAError,
     QuestionError,
+    UnreadableUploadError,
     UploadTooLargeError,
 )
 from qa.rebuilder import Rebuilder
@@ -75,6 +76,7 @@ STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (DocumentNotFoundError, 404),
     ((IndexBusyError, DocumentExistsError), 409),
     (UploadTooLargeError, 413),
+    (UnreadableUploadError, 422),
     (FeedbackError, 503),
     ((IndexMissingError, IndexCorruptError), 503),
 )
