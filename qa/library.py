@@ -128,14 +128,12 @@ def add(
                     f"{name} is already in the documents folder: replace it?"
                 ) from None
     except OSError as e:
-        _remove_folders(made)
         raise UploadError(f"cannot write {name} ({e.strerror or e})") from e
-    except BaseException:
-        _remove_folders(made)
-        raise
     finally:
         with suppress(OSError):
             temporary.unlink()
+        if not path.exists():  # refused after all: the folders made for it go too
+            _remove_folders(made)
     return Added(name, len(content), existed)
 
 
