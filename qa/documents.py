@@ -131,20 +131,55 @@ def read_document(
     document is not parsed again (`unchanged`: the index's paragraphs still hold); if they hash
     to one of `refused` (hash -> reason), it is refused again without being read.
     """
-    try:
-        data = read_confined(path, root or real_folder(path.parent), MAX_FILE_BYTES)
-    except RefusedError as e:
-        raise UnreadableError(str(e)) from e
-    sha256 = content_hash(data)
-    if sha256 == known:
-        return Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
-    if refused and sha256 in refused:
-        raise LimitError(refused[sha256] + workers.NOT_AGAIN, sha256)
-    try:
-        parsed = (pool or workers.shared()).parse(path.suffix.lower(), data)
-    except LimitError as e:
-        raise LimitError(str(e), sha256) from None
-    return make_document(doc_id, path, parsed, sha256)
+    (result,) = read_documents(
+        [(path, doc_id)], root or real_folder(path.parent), {doc_id: known or ""}, pool, refused
+    )
+    if isinstance(result, Skipped):
+        raise (
+            LimitError(result.reason, result.sha256)
+            if result.sha256
+            else UnreadableError(result.reason)
+        )
+    return result
+
+
+def read_documents(
+    files: list[tuple[Path, str]],
+    root: str,
+    known: Mapping[str, str] | None = None,
+    pool: workers.Pool | None = None,
+    refused: Mapping[str, str] | None = None,
+) -> list[Document | Skipped]:
+    """Each (path, id) of `files` read as `read_document` does, as a Document or the Skipped
+    entry saying why not; those to parse go to one worker together."""
+    results: list[Document | Skipped | None] = [None] * len(files)
+    pending: list[tuple[int, bytes, str]] = []  # (index, bytes, hash) of the files to parse
+    for i, (path, doc_id) in enumerate(files):
+        try:
+            data = read_confined(path, root, MAX_FILE_BYTES)
+        except RefusedError as e:
+            results[i] = Skipped(doc_id, str(e))
+            continue
+        sha256 = content_hash(data)
+        if sha256 == (known or {}).get(doc_id):
+            results[i] = Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
+        elif refused and sha256 in refused:
+            results[i] = Skipped(doc_id, refused[sha256] + workers.NOT_AGAIN, sha256)
+        else:
+            pending.append((i, data, sha256))
+    batch = [(files[i][0].suffix.lower(), data) for i, data, _ in pending]
+    parsed = (pool or workers.shared()).parse_all(batch) if batch else []
+    for (i, _, sha256), result in zip(pending, parsed):
+        path, doc_id = files[i]
+        try:
+            if isinstance(result, UnreadableError):
+                raise result
+            results[i] = make_document(doc_id, path, result, sha256)
+        except LimitError as e:
+            results[i] = Skipped(doc_id, str(e), sha256)
+        except UnreadableError as e:
+            results[i] = Skipped(doc_id, str(e))
+    return results  # type: ignore[return-value]  (every one is set)
 
 
 def _printable_id(doc_id: str) -> str:
@@ -245,23 +280,43 @@ def load_documents(
     found, skipped = discover(folder)
     root = real_folder(folder)
 
-    def read(item: tuple[Path, str]) -> Document | Skipped:
-        path, doc_id = item
-        try:
-            return read_document(path, doc_id, root, (known or {}).get(doc_id), pool, refused)
-        except LimitError as e:
-            return Skipped(doc_id, str(e), e.sha256)
-        except UnreadableError as e:
-            return Skipped(doc_id, str(e))
+    def read(batch: list[tuple[Path, str]]) -> list[Document | Skipped]:
+        return read_documents(batch, root, known, pool, refused)
 
     documents = []
+    count = 0
     # Threads only wait on the files and the workers; one more than the workers keeps each fed.
     with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="qa-read") as threads:
-        for count, result in enumerate(threads.map(read, found), 1):
-            if isinstance(result, Skipped):
-                skipped.append(result)
-            else:
-                documents.append(result)
-            if on_document is not None:
-                on_document(count, len(found))
+        for results in threads.map(read, _batches(found, pool.size)):
+            for result in results:
+                if isinstance(result, Skipped):
+                    skipped.append(result)
+                else:
+                    documents.append(result)
+                count += 1
+                if on_document is not None:
+                    on_document(count, len(found))
     return documents, skipped
+
+
+BATCH_FILES = 32  # small files sent to a worker at once: one exchange each, not one per file
+BATCH_BYTES = 4 * 2**20
+
+
+def _batches(found: list[tuple[Path, str]], workers: int) -> list[list[tuple[Path, str]]]:
+    """`found` in runs of files that go to a worker together: at most BATCH_FILES and about
+    BATCH_BYTES, and enough runs that every worker gets several."""
+    most = max(1, min(BATCH_FILES, len(found) // (4 * workers)))
+    batches: list[list[tuple[Path, str]]] = []
+    size = 0
+    for item in found:
+        try:
+            bytes_ = item[0].lstat().st_size
+        except OSError:
+            bytes_ = 0  # (read_confined says why)
+        if not batches or len(batches[-1]) >= most or size + bytes_ > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += bytes_
+    return batches

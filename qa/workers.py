@@ -93,26 +93,41 @@ class Pool:
     def parse(self, suffix: str, data: bytes) -> Parsed:
         """The reader of `suffix` applied to `data` in a worker; UnreadableError with the reason
         (LimitError if a limit was broken or the worker crashed)."""
+        (result,) = self.parse_all([(suffix, data)])
+        if isinstance(result, UnreadableError):
+            raise result
+        return result
+
+    def parse_all(self, files: list[tuple[str, bytes]]) -> list[Parsed | UnreadableError]:
+        """Each (suffix, bytes) of `files` parsed, or the error saying why not, in order. They
+        go to one worker together (small files cost one exchange, not one each), each within
+        the time limit; a file that breaks a limit is blamed alone, the rest go on."""
+        results: list[Parsed | UnreadableError] = []
         with self._slots:
-            with self._lock:
-                if self._closed:
-                    raise UnreadableError("the reading workers were stopped")
-                worker = self._idle.pop() if self._idle else None
-            if worker is not None and worker.process.poll() is not None:
-                worker.kill()  # it died idle (killed from outside): not this file's doing
-                worker = None
-            worker = worker or _Worker(self.limits)
-            try:
-                answer = worker.ask((suffix, data), self.limits.seconds)
-            except BaseException:
-                worker.kill()
-                raise
-            with self._lock:
-                if self._closed or worker.process.returncode is not None:
-                    worker.kill()  # (reaps it and closes its pipes)
-                else:
-                    self._idle.append(worker)
-        return _result(answer)
+            while len(results) < len(files):
+                worker = self._take()
+                try:
+                    answers = worker.ask(files[len(results) :], self.limits.seconds)
+                except BaseException:
+                    worker.kill()
+                    raise
+                results.extend(_result(a) for a in answers)
+                with self._lock:
+                    if self._closed or worker.process.returncode is not None:
+                        worker.kill()  # (reaps it and closes its pipes)
+                    else:
+                        self._idle.append(worker)
+        return results
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise UnreadableError("the reading workers were stopped")
+            worker = self._idle.pop() if self._idle else None
+        if worker is not None and worker.process.poll() is not None:
+            worker.kill()  # it died idle (killed from outside): not this file's doing
+            worker = None
+        return worker or _Worker(self.limits)
 
     def close(self) -> None:
         with self._lock:
@@ -122,13 +137,11 @@ class Pool:
             worker.kill()
 
 
-def _result(answer: tuple[str, Any]) -> Parsed:
+def _result(answer: tuple[str, Any]) -> Parsed | UnreadableError:
     kind, value = answer
     if kind == "ok":
         return value
-    if kind == "limit":
-        raise LimitError(value)
-    raise UnreadableError(value)
+    return LimitError(value) if kind == "limit" else UnreadableError(value)
 
 
 _shared: Pool | None = None
@@ -168,23 +181,28 @@ class _Worker:
             close_fds=True,
         )
 
-    def ask(self, request: tuple[str, bytes], seconds: float) -> tuple[str, Any]:
-        """The worker's answer to `request`, or ("limit", why) if it died or took too long."""
+    def ask(self, files: list[tuple[str, bytes]], seconds: float) -> list[tuple[str, Any]]:
+        """The worker's answers to `files`, each within `seconds`; they end early, with
+        ("limit", why), at a file that made it die, take too long or run out of memory (the
+        worker is then ended)."""
         self.errors.seek(0)
         self.errors.truncate()
         assert self.process.stdin is not None and self.process.stdout is not None
-        deadline = time.monotonic() + seconds
+        answers: list[tuple[str, Any]] = []
         try:
-            _send(self.process.stdin, request)
-            answer = pickle.loads(_receive_by(self.process.stdout.fileno(), deadline))
+            _send(self.process.stdin, files)
+            while len(answers) < len(files):
+                deadline = time.monotonic() + seconds
+                answers.append(pickle.loads(_receive_by(self.process.stdout.fileno(), deadline)))
+                if answers[-1][0] == "limit":  # out of memory: a fresh worker for the rest
+                    self.kill()
+                    break
         except TimeoutError:
             self.kill()
-            return "limit", f"reading took over {seconds:g} s (QA_READ_SECONDS)"
+            answers.append(("limit", f"reading took over {seconds:g} s (QA_READ_SECONDS)"))
         except (OSError, EOFError, pickle.UnpicklingError):
-            return "limit", self._death()
-        if answer[0] == "limit":  # out of memory: a fresh worker for the next file
-            self.kill()
-        return answer
+            answers.append(("limit", self._death()))
+        return answers
 
     def _death(self) -> str:
         """Why the worker ended (it is reaped here)."""
@@ -288,15 +306,18 @@ def serve(memory_mb: int, text_mb: int) -> None:
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the answers
     while True:
         try:
-            suffix, data = pickle.loads(_receive_by(requests.fileno(), None))
+            files = pickle.loads(_receive_by(requests.fileno(), None))
         except EOFError:
             return
-        answer = _parse(suffix, data, memory_mb, text_mb)
-        del data
-        try:
-            _send(answers, answer)
-        except MemoryError:
-            _send(answers, ("limit", memory_reason(memory_mb)))
+        for i, (suffix, data) in enumerate(files):
+            answer = _parse(suffix, data, memory_mb, text_mb)
+            files[i] = data = None  # its memory is free for the next file
+            try:
+                _send(answers, answer)
+            except MemoryError:
+                _send(answers, ("limit", memory_reason(memory_mb)))
+            if answer[0] == "limit":
+                break  # the parent ends this worker
 
 
 if __name__ == "__main__":

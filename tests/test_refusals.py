@@ -30,8 +30,12 @@ def test_a_file_that_broke_a_limit_is_skipped_remembered_and_listed(
     assert engine.health()["refused"] == [{"id": "scans/x.pdf", "reason": REASON}]
 
     parsed = []
-    real = Pool.parse
-    monkeypatch.setattr(Pool, "parse", lambda *a: parsed.append(a[1]) or real(*a))
+    real = Pool.parse_all
+    monkeypatch.setattr(
+        Pool,
+        "parse_all",
+        lambda pool, files: parsed.extend(f[0] for f in files) or real(pool, files),
+    )
     started = time.monotonic()
     plan = engine.build()  # what --watch does after each change in the folder
     assert time.monotonic() - started < 1 and parsed == []  # not read again
@@ -63,15 +67,13 @@ def test_other_limits_or_a_full_rebuild_read_a_refused_file_again(
     engine = make_engine({"good.txt": GOOD, "x.pdf": self_drawing_pdf()}, **LIMITED)
     engine.build()
     parsed = []
-    real = Pool.parse
+    real = Pool.parse_all
 
-    def parse(pool: Pool, suffix: str, data: bytes):
-        parsed.append(suffix)
-        if suffix == ".pdf":
-            raise LimitError("stopped here")
-        return real(pool, suffix, data)
+    def parse_all(pool: Pool, files: list[tuple[str, bytes]]) -> list:
+        parsed.extend(suffix for suffix, _ in files)
+        return [LimitError("stopped") if s == ".pdf" else real(pool, [(s, d)])[0] for s, d in files]
 
-    monkeypatch.setattr(Pool, "parse", parse)
+    monkeypatch.setattr(Pool, "parse_all", parse_all)
     engine.build()
     assert parsed == []
     engine.build(full=True)

@@ -23,6 +23,7 @@ from tests.hostile import (
     wide_table_markdown,
 )
 from tests.test_documents import make_pdf
+from tests.test_rebuilder import until
 
 GOOD = "River otters hold hands while they sleep so that they do not drift apart."
 SLOW = self_drawing_pdf()  # pdfium draws it for seconds, until it runs out of memory
@@ -105,8 +106,10 @@ def test_too_much_text_is_refused_at_the_output_limit() -> None:
         pool.close()
 
 
-def test_a_worker_that_crashes_is_named_and_replaced(pool: Pool) -> None:
+def test_a_worker_that_crashes_is_named_and_replaced() -> None:
+    pool = Pool(Limits(seconds=30, workers=1))
     pool.start()
+    (worker,) = pids(pool)
     crashed: list[BaseException] = []
 
     def parse() -> None:
@@ -115,17 +118,18 @@ def test_a_worker_that_crashes_is_named_and_replaced(pool: Pool) -> None:
         except UnreadableError as e:
             crashed.append(e)
 
-    busy = pids(pool)
     thread = threading.Thread(target=parse)
     thread.start()
-    time.sleep(0.5)
-    working = busy - pids(pool)
-    assert len(working) == 1
-    os.kill(working.pop(), signal.SIGSEGV)  # what a reader's bug in C does
-    thread.join(10)
-    assert [str(e) for e in crashed] == ["the reader crashed (SIGSEGV)"]
-    assert isinstance(crashed[0], LimitError)
-    assert pool.parse(".txt", GOOD.encode()).blocks[0].text == GOOD
+    try:
+        assert until(lambda: not pool._idle, 10)  # it is reading the file
+        time.sleep(0.2)
+        os.kill(worker, signal.SIGSEGV)  # what a reader's bug in C does
+        thread.join(10)
+        assert [str(e) for e in crashed] == ["the reader crashed (SIGSEGV)"]
+        assert isinstance(crashed[0], LimitError)
+        assert pool.parse(".txt", GOOD.encode()).blocks[0].text == GOOD
+    finally:
+        pool.close()
 
 
 def test_a_worker_killed_while_idle_is_not_blamed_on_the_next_file(pool: Pool) -> None:
