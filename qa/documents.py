@@ -286,7 +286,7 @@ def load_documents(
     documents = []
     count = 0
     # Threads only wait on the files and the workers; one more than the workers keeps each fed.
-    with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="qa-read") as threads:
+    with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="reading") as threads:
         for results in threads.map(read, _batches(found, pool.size)):
             for result in results:
                 if isinstance(result, Skipped):

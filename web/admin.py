@@ -71,7 +71,7 @@ def install(
     settings = engine.settings
     token_required = [Depends(admin_only(settings))]
     notices: dict[str, list[tuple[str, str]]] = {}  # session -> [(kind, message)]
-    uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="qa-upload")
+    uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload")
     with suppress(QAError, OSError):
         library.sweep(engine.docs)  # what uploads cut short by a crash left
 

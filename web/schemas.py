@@ -251,6 +251,7 @@ class HealthResponse(BaseModel):
         default=[],
         description="Files the last build refused for breaking a reading limit (QA_READ_*); "
         "not read again until they change.",
+        examples=[[{"id": "scans/x.pdf", "reason": "reading took over 60 s (QA_READ_SECONDS)"}]],
     )
 
 
