@@ -8,12 +8,15 @@ read every file (its bytes and hash through qa.files, then the reader, then the 
 `in-process` as qa/documents.py did before the workers (one file after another, here), then
 through `load_documents` with a new pool each run (its start-up paid, as by `qa index`) and with
 one already running (as a server's, reused by each rebuild). Runs alternate; printed: the median
-seconds of each and its ratio to in-process.
+seconds of each and its ratio to in-process, and the CPU seconds spent (this process and the
+workers that ended) with theirs: on a machine whose cores are busy with other work, wall time
+shows little of the workers' parallelism, CPU time shows their cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -66,6 +69,13 @@ def with_workers(folder: Path, pool: Pool | None = None) -> int:
     return len(documents)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the workers of closed pools)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def corpus(kind: str, files: int, out: Path) -> Path:
     if kind == "txt":
         contexts, _ = load_squad(SQUAD)
@@ -94,17 +104,23 @@ def main() -> None:
             "running workers": lambda folder: with_workers(folder, warm),
         }
         times: dict[str, list[float]] = {name: [] for name in ways}
+        cpu: dict[str, list[float]] = {name: [] for name in ways}
         for _ in range(args.repeat):
             for name, way in ways.items():
-                started = time.perf_counter()
+                started, used = time.perf_counter(), cpu_seconds()
                 assert way(folder) == count, name
                 times[name].append(time.perf_counter() - started)
+                cpu[name].append(cpu_seconds() - used)
         warm.close()
     old = statistics.median(times["in-process"])
+    old_cpu = statistics.median(cpu["in-process"])
     print(f"{count:,} {args.corpus} files, {Limits().size} workers, median of {args.repeat}:")
     for name, spent in times.items():
-        seconds = statistics.median(spent)
-        print(f"  {name:16} {seconds:6.2f} s  ratio {seconds / old:.2f}x")
+        seconds, used = statistics.median(spent), statistics.median(cpu[name])
+        line = f"  {name:16} {seconds:6.2f} s  ratio {seconds / old:.2f}x"
+        if name != "running workers":  # (its workers' CPU time is counted when they end)
+            line += f"   CPU {used:6.2f} s  ratio {used / old_cpu:.2f}x"
+        print(line)
 
 
 if __name__ == "__main__":
