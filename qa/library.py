@@ -113,9 +113,10 @@ def add(
     except UnreadableError as e:
         raise UnreadableUploadError(f"{name} cannot be read: {e}") from e
     sweep_folder(path.parent)
-    made = _make_folders(path.parent)
+    made: list[Path] = []
     temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}-{path.name}")
     try:
+        made = _make_folders(path.parent)  # (a file on the way: an OSError, said below)
         _write(temporary, content)
         existed = path.exists()
         if replace:

@@ -163,3 +163,10 @@ def test_temporaries_a_crash_left_are_swept_and_fresh_ones_kept(docs: Path) -> N
     os.utime(stale, (1, 1))
     library.sweep(docs)
     assert not stale.exists() and fresh.exists() and mine.exists()
+
+
+def test_a_name_under_an_existing_file_is_refused_leaving_nothing(docs: Path) -> None:
+    (docs / "good.txt").write_bytes(TEXT)
+    with pytest.raises(UploadError, match="cannot write good.txt/x.txt"):
+        add(docs, "good.txt/x.txt")
+    assert [p.name for p in docs.iterdir()] == ["good.txt"]
