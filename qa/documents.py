@@ -12,16 +12,19 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import workers
 from qa.errors import NoDocumentsError
 from qa.files import RefusedError, read_confined, real_folder
-from qa.readers import READERS
+from qa.readers import FORMATS
 from qa.readers.blocks import Block, Parsed, UnreadableError
 from qa.readers.clean import decode, normalize_newlines  # noqa: F401 (part of this module's API)
+from qa.workers import LimitError
 
-SUFFIXES = set(READERS)
+SUFFIXES = set(FORMATS)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Blocks of these kinds that follow each other (the items of one list, the rows of one table)
 # are one line apart in the text, and may make one paragraph; other blocks are a blank line apart.
@@ -49,6 +52,7 @@ class Skipped:
 
     id: str
     reason: str
+    sha256: str = ""  # of a file whose reading broke a limit: remembered, not read again
 
     def __str__(self) -> str:
         return f"skipped {self.id}: {self.reason}"
@@ -110,32 +114,72 @@ def text_document(doc_id: str, text: str) -> Document:
 
 
 def read_document(
-    path: Path, doc_id: str, root: str | None = None, known: str | None = None
+    path: Path,
+    doc_id: str,
+    root: str | None = None,
+    known: str | None = None,
+    pool: workers.Pool | None = None,
+    refused: Mapping[str, str] | None = None,
 ) -> Document:
-    """Read one file into a Document; raises UnreadableError with the reason.
+    """Read one file into a Document; raises UnreadableError with the reason (LimitError, with
+    the file's hash, if reading it broke a limit of the worker pool or crashed its worker).
 
     The file's bytes are read once, here, through qa.files: only a regular file whose real path
     lies inside the folder `root` (a real path; default: the file's own folder), at most
-    MAX_FILE_BYTES. The readers parse those bytes and never open anything themselves. If the
-    bytes hash to `known` (the hash the index holds for the file), the document is not parsed
-    again (`unchanged`: the index's paragraphs still hold).
+    MAX_FILE_BYTES. They are parsed in a worker of `pool` (default: the shared pool), never in
+    this process. If the bytes hash to `known` (the hash the index holds for the file), the
+    document is not parsed again (`unchanged`: the index's paragraphs still hold); if they hash
+    to one of `refused` (hash -> reason), it is refused again without being read.
     """
-    try:
-        data = read_confined(path, root or real_folder(path.parent), MAX_FILE_BYTES)
-    except RefusedError as e:
-        raise UnreadableError(str(e)) from e
-    sha256 = content_hash(data)
-    if sha256 == known:
-        return Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
-    try:
-        parsed = READERS[path.suffix.lower()](data)
-    except UnreadableError:
-        raise
-    except OSError as e:
-        raise UnreadableError(f"cannot read ({e.strerror or e})") from e
-    except Exception as e:  # a parser's bug on a hostile file: skip the file
-        raise UnreadableError(f"cannot be parsed ({type(e).__name__}: {e})"[:300]) from e
-    return make_document(doc_id, path, parsed, sha256)
+    (result,) = read_documents(
+        [(path, doc_id)], root or real_folder(path.parent), {doc_id: known or ""}, pool, refused
+    )
+    if isinstance(result, Skipped):
+        raise (
+            LimitError(result.reason, result.sha256)
+            if result.sha256
+            else UnreadableError(result.reason)
+        )
+    return result
+
+
+def read_documents(
+    files: list[tuple[Path, str]],
+    root: str,
+    known: Mapping[str, str] | None = None,
+    pool: workers.Pool | None = None,
+    refused: Mapping[str, str] | None = None,
+) -> list[Document | Skipped]:
+    """Each (path, id) of `files` read as `read_document` does, as a Document or the Skipped
+    entry saying why not; those to parse go to one worker together."""
+    results: list[Document | Skipped | None] = [None] * len(files)
+    pending: list[tuple[int, bytes, str]] = []  # (index, bytes, hash) of the files to parse
+    for i, (path, doc_id) in enumerate(files):
+        try:
+            data = read_confined(path, root, MAX_FILE_BYTES)
+        except RefusedError as e:
+            results[i] = Skipped(doc_id, str(e))
+            continue
+        sha256 = content_hash(data)
+        if sha256 == (known or {}).get(doc_id):
+            results[i] = Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
+        elif refused and sha256 in refused:
+            results[i] = Skipped(doc_id, refused[sha256] + workers.NOT_AGAIN, sha256)
+        else:
+            pending.append((i, data, sha256))
+    batch = [(files[i][0].suffix.lower(), data) for i, data, _ in pending]
+    parsed = (pool or workers.shared()).parse_all(batch) if batch else []
+    for (i, _, sha256), result in zip(pending, parsed):
+        path, doc_id = files[i]
+        try:
+            if isinstance(result, UnreadableError):
+                raise result
+            results[i] = make_document(doc_id, path, result, sha256)
+        except LimitError as e:
+            results[i] = Skipped(doc_id, str(e), sha256)
+        except UnreadableError as e:
+            results[i] = Skipped(doc_id, str(e))
+    return results  # type: ignore[return-value]  (every one is set)
 
 
 def _printable_id(doc_id: str) -> str:
@@ -220,21 +264,59 @@ def load_documents(
     folder: Path,
     known: Mapping[str, str] | None = None,
     on_document: Callable[[int, int], None] | None = None,
+    pool: workers.Pool | None = None,
+    refused: Mapping[str, str] | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """All readable documents under `folder`, and the files skipped with reasons. `known`: id ->
     hash of the files the index holds; those whose bytes are the same are not parsed again.
-    `on_document(read, total)` is told after each file."""
+    `refused`: hash -> reason of files that broke a limit before; not read again. Files are
+    parsed in parallel by the workers of `pool`. `on_document(read, total)` is told after each
+    file."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoDocumentsError(f"documents folder {folder} does not exist")
+    pool = pool or workers.shared()
+    pool.start()  # the workers start while the folder is listed
     found, skipped = discover(folder)
     root = real_folder(folder)
+
+    def read(batch: list[tuple[Path, str]]) -> list[Document | Skipped]:
+        return read_documents(batch, root, known, pool, refused)
+
     documents = []
-    for read, (path, doc_id) in enumerate(found, 1):
-        try:
-            documents.append(read_document(path, doc_id, root, (known or {}).get(doc_id)))
-        except UnreadableError as e:
-            skipped.append(Skipped(doc_id, str(e)))
-        if on_document is not None:
-            on_document(read, len(found))
+    count = 0
+    # Threads only wait on the files and the workers; one more than the workers keeps each fed.
+    with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="reading") as threads:
+        for results in threads.map(read, _batches(found, pool.size)):
+            for result in results:
+                if isinstance(result, Skipped):
+                    skipped.append(result)
+                else:
+                    documents.append(result)
+                count += 1
+                if on_document is not None:
+                    on_document(count, len(found))
     return documents, skipped
+
+
+BATCH_FILES = 32  # small files sent to a worker at once: one exchange each, not one per file
+BATCH_BYTES = 4 * 2**20
+
+
+def _batches(found: list[tuple[Path, str]], workers: int) -> list[list[tuple[Path, str]]]:
+    """`found` in runs of files that go to a worker together: at most BATCH_FILES and about
+    BATCH_BYTES, and enough runs that every worker gets several."""
+    most = max(1, min(BATCH_FILES, len(found) // (4 * workers)))
+    batches: list[list[tuple[Path, str]]] = []
+    size = 0
+    for item in found:
+        try:
+            bytes_ = item[0].lstat().st_size
+        except OSError:
+            bytes_ = 0  # (read_confined says why)
+        if not batches or len(batches[-1]) >= most or size + bytes_ > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += bytes_
+    return batches

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import refusals
 from qa.answer import Answer, Passage, make_answer, passage
 from qa.conversation import contextualize
 from qa.embedder import Embedder, MapBatches, resolve_model
@@ -33,6 +34,7 @@ from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
 from qa.verifier import read_question
+from qa.workers import Limits
 
 log = logging.getLogger(__name__)
 QUESTION_VECTORS_KEPT = 50_000  # recorded wordings whose vectors report() keeps (~77 MB at most)
@@ -150,6 +152,7 @@ class Engine:
         plan = build(
             docs, self.store, self.embedder, full=full, dry_run=dry_run, progress=progress,
             loaded=self._index, map_batches=map_batches, report=report,
+            limits=Limits.of(self.settings),
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:
@@ -297,4 +300,9 @@ class Engine:
             "model": index.manifest["model"],
             "index_version": index.version,
             "index_built_at": index.manifest["created"],
+            "refused": self.refused(),
         }
+
+    def refused(self) -> list[dict[str, str]]:
+        """The files the last build refused for breaking a reading limit: [{"id", "reason"}]."""
+        return refusals.listed(self.store.root)

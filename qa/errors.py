@@ -58,6 +58,10 @@ class UploadError(QAError):
     unreadable content, or the folder cannot be written."""
 
 
+class UnreadableUploadError(UploadError):
+    """An uploaded file that cannot be read, or whose reading broke a limit (QA_READ_*)."""
+
+
 class UploadTooLargeError(UploadError):
     """An uploaded file is over QA_MAX_UPLOAD_BYTES."""
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import refusals, workers
 from qa.documents import Document, Skipped, load_documents, read_document
 from qa.embedder import Embedder, MapBatches
 from qa.errors import (
@@ -145,11 +146,14 @@ def build(
     loaded: Index | None = None,
     map_batches: MapBatches | None = None,
     report: Callable[[Progress], None] | None = None,
+    limits: workers.Limits | None = None,
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done.
 
     `map_batches` encodes the embedder's batches elsewhere (Embedder.encode, qa/cluster.py).
-    `report` is told how far it got (documents read, texts embedded) as it goes."""
+    `report` is told how far it got (documents read, texts embedded) as it goes. Files are parsed
+    by worker processes under `limits` (default: the defaults of the settings); a file that broke
+    them before is not read again until it changes (qa/refusals.py)."""
     started = time.perf_counter()
     state = Progress()
 
@@ -161,10 +165,14 @@ def build(
 
     # A missing folder is an error (NoDocumentsError); an emptied one is an empty index, so
     # deleting the last document removes its text like deleting any other.
+    limits = limits or workers.Limits()
+    pool = workers.shared(limits)
     documents, skipped = load_documents(
         docs,
         _known(store, full),
         lambda read, total: tell(phase="reading", documents_read=read, documents=total),
+        pool,
+        {} if full else refusals.remembered(store.root, limits),
     )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
@@ -177,10 +185,14 @@ def build(
         # loaded now does not hold the same (another build came between, or a full rebuild):
         # parse it after all.
         documents = [
-            d if not d.unchanged or old_docs.get(d.id) == d.sha256 else _reread(d, skipped, docs)
+            d
+            if not d.unchanged or old_docs.get(d.id) == d.sha256
+            else _reread(d, skipped, docs, pool)
             for d in documents
         ]
         documents = [d for d in documents if d is not None]
+        if not dry_run:
+            refusals.remember(store.root, skipped, limits)
         if not documents:
             empty = f"no readable documents in {docs}: the index is empty"
             note = f"{note}; {empty}" if note else empty
@@ -316,15 +328,19 @@ def build(
         return plan
 
 
-def _reread(doc: Document, skipped: list[Skipped], docs: Path) -> Document | None:
+def _reread(
+    doc: Document, skipped: list[Skipped], docs: Path, pool: workers.Pool
+) -> Document | None:
     """`doc` read and parsed again (None, and a Skipped entry, if it cannot be any more)."""
     from qa.documents import UnreadableError
 
     try:
-        return read_document(doc.path, doc.id, real_folder(docs))
+        return read_document(doc.path, doc.id, real_folder(docs), pool=pool)
+    except workers.LimitError as e:
+        skipped.append(Skipped(doc.id, str(e), e.sha256))
     except UnreadableError as e:
         skipped.append(Skipped(doc.id, str(e)))
-        return None
+    return None
 
 
 def _reusable_rows(previous: Index):  # noqa: ANN202

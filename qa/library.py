@@ -1,17 +1,21 @@
 """Library: add and remove files of the documents folder (for /admin and the documents API).
 
 Only what the indexer reads can be added (its file types), under a safe name, within a size
-limit, and only if it can be read: an unreadable upload is refused with the reason instead of
-being skipped silently by the next build. A file is written beside its place under a hidden
-name and moved there in one step, so a half-written upload is never indexed; without `replace`
-an existing file is never overwritten (the move fails instead, even against a racing upload).
-Nothing outside the documents folder is written, read or removed.
+limit, and only if it can be read: the upload is read in memory and parsed by a worker process
+under the reading limits (qa/workers.py) before anything is written, so an unreadable or hostile
+file is refused with the reason and leaves nothing behind (not even the folders of its name).
+An accepted file is written beside its place under a hidden name and moved there in one step,
+so a half-written upload is never indexed; what a crash in that moment leaves is removed by
+`sweep`. Without `replace` an existing file is never overwritten (the move fails instead, even
+against a racing upload). Nothing outside the documents folder is written, read or removed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -21,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from qa.documents import SUFFIXES, UnreadableError, read_document
+from qa import workers
+from qa.documents import SUFFIXES, UnreadableError, make_document
 from qa.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
     NameConflictError,
+    UnreadableUploadError,
     UploadError,
     UploadTooLargeError,
 )
@@ -35,6 +41,10 @@ from qa.lookalike import invisible, skeleton
 MAX_NAME_BYTES = 255  # per folder or file name, as most file systems allow
 MAX_DEPTH = 8  # folders in a name
 CHUNK = 1 << 16
+# The hidden name of a file being added (".upload-<hex>.pdf"; "-name.pdf" before names of 255
+# bytes were allowed).
+_TEMPORARY = re.compile(r"\.upload-[0-9a-f]{12}(?:[.-]|$)")
+STALE_SECONDS = 60.0  # a temporary this old was left by a crash (writing one takes moments)
 
 
 @dataclass(frozen=True)
@@ -92,9 +102,17 @@ def _place(docs: Path, name: str) -> Path:
     return path
 
 
-def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = False) -> Added:
+def add(
+    docs: Path,
+    name: str,
+    data: BinaryIO,
+    max_bytes: int,
+    replace: bool = False,
+    limits: workers.Limits | None = None,
+) -> Added:
     """Write the file `name` into `docs` from `data`; refused if too large, of another type,
-    unreadable, or (without `replace`) already there."""
+    unreadable under the reading `limits` (UnreadableUploadError), or (without `replace`)
+    already there."""
     name = safe_name(name)
     if not Path(docs).is_dir():
         raise UploadError(f"the documents folder {docs} does not exist")
@@ -104,15 +122,18 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
         raise DocumentExistsError(f"{name} is already in the documents folder: replace it?")
     if path.is_dir():
         raise UploadError(f"{name} is a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    content = _take(data, max_bytes, name)
+    try:  # refuse now what the build would skip; parsed in a worker, never here
+        make_document(name, path, workers.shared(limits).parse(path.suffix.lower(), content))
+    except UnreadableError as e:
+        raise UnreadableUploadError(f"{name} cannot be read: {e}") from e
+    sweep_folder(path.parent)
+    made: list[Path] = []
     # Only the type of the upload in its temporary name: a 255-byte name still fits.
     temporary = path.with_name(f".upload-{uuid.uuid4().hex[:12]}{path.suffix}")
     try:
-        size = _copy(data, temporary, max_bytes, name)
-        try:
-            read_document(temporary, name)  # refuse now what the build would skip
-        except UnreadableError as e:
-            raise UploadError(f"{name} cannot be read: {e}") from e
+        made = _make_folders(path.parent)  # (a file on the way: an OSError, said below)
+        _write(temporary, content)
         existed = path.exists()
         if replace:
             os.replace(temporary, path)
@@ -128,7 +149,9 @@ def add(docs: Path, name: str, data: BinaryIO, max_bytes: int, replace: bool = F
     finally:
         with suppress(OSError):
             temporary.unlink()
-    return Added(name, size, existed)
+        if not path.exists():  # refused after all: the folders made for it go too
+            _remove_folders(made)
+    return Added(name, len(content), existed)
 
 
 def _check_place(docs: Path, name: str) -> None:
@@ -171,21 +194,67 @@ def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
                 yield entry
 
 
-def _copy(data: BinaryIO, target: Path, max_bytes: int, name: str) -> int:
-    size = 0
-    with open(target, "xb") as out:
-        while chunk := data.read(CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise UploadTooLargeError(
-                    f"{name} is too large (over {max_bytes:,} bytes, QA_MAX_UPLOAD_BYTES)"
-                )
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+def _take(data: BinaryIO, max_bytes: int, name: str) -> bytes:
+    """The upload's bytes (in memory: at most `max_bytes`, QA_MAX_UPLOAD_BYTES)."""
+    chunks, size = [], 0
+    while chunk := data.read(CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadTooLargeError(
+                f"{name} is too large (over {max_bytes:,} bytes, QA_MAX_UPLOAD_BYTES)"
+            )
+        chunks.append(chunk)
     if size == 0:
         raise UploadError(f"{name} is empty")
-    return size
+    return b"".join(chunks)
+
+
+def _write(target: Path, content: bytes) -> None:
+    with open(target, "xb") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make `folder` and the folders above it that are missing; those made, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    made = []
+    try:
+        for each in reversed(missing):
+            each.mkdir()
+            made.append(each)
+    except OSError:
+        _remove_folders(made)
+        raise
+    return made
+
+
+def _remove_folders(made: list[Path]) -> None:
+    """Remove the folders an upload made (innermost first) if they are still empty."""
+    for folder in reversed(made):
+        with suppress(OSError):
+            folder.rmdir()
+
+
+def sweep_folder(folder: Path, older_than: float = STALE_SECONDS) -> None:
+    """Remove the hidden temporaries of uploads that a crash left in `folder`."""
+    now = time.time()
+    with suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False):
+                with suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                        os.unlink(entry.path)
+
+
+def sweep(docs: Path) -> None:
+    """Remove what crashed uploads left anywhere in the documents folder (at server start)."""
+    for folder, _dirs, _files in os.walk(docs):
+        sweep_folder(Path(folder))
 
 
 def remove(docs: Path, name: str) -> None:

@@ -101,6 +101,28 @@ class Settings:
             "range": (1, 10_000),
         },
     )
+    read_memory_mb: int = field(
+        default=1536,
+        metadata={
+            "help": "address space a worker may use to read one document, in MB",
+            "range": (256, 1_048_576),
+        },
+    )
+    read_seconds: float = field(
+        default=60.0,
+        metadata={"help": "time a worker may take to read one document", "range": (0.1, 86_400)},
+    )
+    read_text_mb: int = field(
+        default=64,
+        metadata={"help": "most text one document may yield, in MB", "range": (1, 4096)},
+    )
+    read_workers: int = field(
+        default=0,
+        metadata={
+            "help": "worker processes that read documents (0: one per core)",
+            "range": (0, 256),
+        },
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})
     port: int = field(
         default=8000, metadata={"help": "port `qa serve` listens on", "range": (1, 65535)}

@@ -236,7 +236,7 @@ def test_the_documents_api_with_the_token_never_fails(make_engine, method: str) 
     def check(case) -> None:
         case.query = {**(case.query or {}), "rebuild": "false"}  # no build per example
         # A name and content the schema allows may still be refused (a type the index does not
-        # read, unreadable bytes): a 400 with the reason; every other check is on.
+        # read: a 400; unreadable bytes: a 422), with the reason; every other check is on.
         case.call_and_validate(
             headers={"Authorization": "Bearer token"}, excluded_checks=[positive_data_acceptance]
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qa import documents
+from qa import workers
 from qa.answer import SECTION_SEPARATOR
 from qa.documents import load_documents
 from qa.paragraphs import split_paragraphs
@@ -165,11 +165,10 @@ def test_an_indexed_pdf_is_served_and_nothing_else(engine, tmp_path: Path) -> No
 def test_unchanged_files_are_not_parsed_and_an_edited_pdf_page_reembeds_one_paragraph(
     engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(data: bytes):
+    def refuse(pool, files: list):
         raise AssertionError("an unchanged document was parsed again")
 
-    monkeypatch.setitem(documents.READERS, ".pdf", refuse)
-    monkeypatch.setitem(documents.READERS, ".docx", refuse)
+    monkeypatch.setattr(workers.Pool, "parse_all", refuse)
     plan = engine.build()
     assert plan.texts_to_embed == 0 and len(plan.unchanged) == len(EXPECTED)
     monkeypatch.undo()

@@ -14,6 +14,7 @@ from qa.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
     NameConflictError,
+    UnreadableUploadError,
     UploadError,
     UploadTooLargeError,
 )
@@ -82,7 +83,7 @@ def test_add_writes_the_file_and_never_overwrites_unless_asked(docs: Path) -> No
     [
         (b"x" * (LIMIT + 1), UploadTooLargeError, "too large"),
         (b"", UploadError, "empty"),
-        (b"\x00\x01binary", UploadError, "cannot be read: binary"),
+        (b"\x00\x01binary", UnreadableUploadError, "cannot be read: binary"),
     ],
 )
 def test_bad_content_is_refused_and_nothing_is_left(docs: Path, data, error, reason) -> None:
@@ -217,3 +218,44 @@ def test_a_hard_link_is_a_file_of_the_folder(docs: Path) -> None:
     assert [(f.name, f.bytes, f.skipped) for f in library.files(docs)] == [
         ("a.txt", len(TEXT), None), ("b.txt", len(TEXT), None),
     ]  # fmt: skip
+
+
+def test_a_hostile_upload_is_read_in_a_worker_and_refused_leaving_nothing(docs: Path) -> None:
+    """The self-drawing PDF once killed the server that validated it; it is read in a bounded
+    worker now, before anything (a folder, a hidden temporary) is written."""
+    from qa.workers import Limits
+    from tests.hostile import self_drawing_pdf
+
+    data = self_drawing_pdf()
+    limits = Limits(memory_mb=1536, seconds=1.0, workers=1)
+    with pytest.raises(UnreadableUploadError, match=r"newdir/deeper/x.pdf cannot be read: read"):
+        library.add(docs, "newdir/deeper/x.pdf", io.BytesIO(data), len(data), False, limits)
+    assert list(docs.iterdir()) == []  # not even the folders of its name
+
+
+def test_folders_made_for_an_upload_that_fails_are_removed(
+    docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def full(target: Path, content: bytes) -> None:  # the disk fills up as it is written
+        target.write_bytes(content[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    (docs / "kept").mkdir()
+    monkeypatch.setattr(library, "_write", full)
+    with pytest.raises(UploadError, match="No space left"):
+        add(docs, "kept/new/deeper/zebras.txt")
+    assert [p.name for p in docs.rglob("*")] == ["kept"]
+
+
+def test_temporaries_a_crash_left_are_swept_and_fresh_ones_kept(docs: Path) -> None:
+    (docs / "sub").mkdir()
+    stale = docs / "sub" / ".upload-0123456789ab-x.pdf"
+    fresh = docs / ".upload-ba9876543210-y.pdf"
+    mine = docs / ".upload-notes.txt"  # not ours: a user's hidden file stays
+    for path in (stale, fresh, mine):
+        path.write_bytes(b"%PDF-1.4")
+    os.utime(stale, (1, 1))
+    library.sweep(docs)
+    assert not stale.exists() and fresh.exists() and mine.exists()

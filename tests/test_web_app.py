@@ -300,9 +300,10 @@ def test_health(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {
-        "status", "documents", "paragraphs", "model", "index_version", "index_built_at",
+        "status", "documents", "paragraphs", "model", "index_version", "index_built_at", "refused",
     }  # fmt: skip
     assert (body["status"], body["documents"], body["paragraphs"]) == ("ok", 1, 6)
+    assert body["refused"] == []  # files that broke a reading limit (tests/test_refusals.py)
     assert body["model"] == "all-MiniLM-L6-v2"
     assert re.match(r"\d{4}-\d\d-\d\dT", body["index_built_at"])
 

@@ -9,12 +9,14 @@ only translate.
 
 # No `from __future__ import annotations` here: the routes' dependencies are local functions,
 # which FastAPI can only see in annotations evaluated where they are defined.
+import asyncio
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from qa import library
@@ -23,6 +25,7 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.rebuilder import Rebuilder
 from qa.sessions import Sessions
+from qa.workers import Limits
 from web.ratelimit import RateLimit, client, too_many
 from web.schemas import ADMIN_ERRORS, DocumentFile, ErrorResponse, passage_dict
 from web.security import (
@@ -38,13 +41,17 @@ from web.security import (
 NOTICES_KEPT = 64  # sessions whose last action's results wait to be shown
 REPORT_PAGE = 20  # groups of the report per page of /admin (each searches its closest passages)
 LOGIN_WINDOW = 600.0  # seconds over which QA_LOGIN_ATTEMPTS wrong tokens are counted
+# Uploads wait for a reading worker (up to QA_READ_SECONDS each) in threads of their own, never
+# in the threadpool that answers questions.
+UPLOAD_THREADS = 4
 
 FILE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ADMIN_ERRORS,
-    400: {"model": ErrorResponse, "description": "Bad name or type, or unreadable content."},
+    400: {"model": ErrorResponse, "description": "Bad name or type."},
     404: {"model": ErrorResponse, "description": "No such file in the documents folder."},
     409: {"model": ErrorResponse, "description": "A file of that name exists (replace=true)."},
     413: {"model": ErrorResponse, "description": "The file is over QA_MAX_UPLOAD_BYTES."},
+    422: {"model": ErrorResponse, "description": "The file cannot be read (the reason)."},
 }
 BINARY_BODY = {
     "requestBody": {
@@ -68,6 +75,16 @@ def install(
     notices: dict[str, list[tuple[str, str]]] = {}  # session -> [(kind, message)]
     sessions = Sessions(settings.index)  # shared by the replicas of the index folder
     failed_logins = RateLimit(settings.login_attempts, LOGIN_WINDOW)
+    uploads = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload")
+    with suppress(QAError, OSError):
+        library.sweep(engine.docs)  # what uploads cut short by a crash left
+
+    async def add(name: str, data: Any, replace: bool) -> library.Added:
+        limits = Limits.of(settings)
+        future = uploads.submit(
+            library.add, engine.docs, name, data, settings.max_upload_bytes, replace, limits
+        )
+        return await asyncio.wrap_future(future)
 
     def session(request: Request) -> str | None:
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -126,6 +143,7 @@ def install(
             "notices": notices.pop(cookie, []),
             "files": library.files(engine.docs),
             "indexed": indexed,
+            "refused": {r["id"]: r["reason"] for r in engine.refused()},
             "build": build_dict(),
             "groups": report.groups,
             "report_page": page,
@@ -170,7 +188,7 @@ def install(
         return response
 
     @app.post("/admin/upload", include_in_schema=False)
-    def admin_upload(
+    async def admin_upload(
         cookie: Annotated[str, Depends(admin_form)],
         files: Annotated[list[UploadFile], File()],
         replace: Annotated[bool, Form()] = False,
@@ -180,9 +198,7 @@ def install(
         for upload in files:
             name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
             try:
-                done = library.add(
-                    engine.docs, name, upload.file, settings.max_upload_bytes, replace
-                )
+                done = await add(name, upload.file, replace)
             except QAError as e:
                 tell(cookie, "error", str(e))
                 continue
@@ -241,9 +257,7 @@ def install(
         at most QA_MAX_UPLOAD_BYTES), then rebuild unless `rebuild=false`. Needs
         `Authorization: Bearer <QA_ADMIN_TOKEN>`."""
         data = io.BytesIO(await request.body())  # (at most the upload limit: BodyLimit)
-        done = await run_in_threadpool(
-            library.add, engine.docs, name, data, settings.max_upload_bytes, replace
-        )
+        done = await add(name, data, replace)
         build = rebuilder.request().as_dict() if rebuild else None
         body = {"document": done.name, "bytes": done.bytes, "replaced": done.replaced}
         return JSONResponse(

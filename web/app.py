@@ -36,6 +36,7 @@ from qa.errors import (
     QAError,
     QuestionError,
     SessionError,
+    UnreadableUploadError,
     UploadTooLargeError,
 )
 from qa.rebuilder import Rebuilder
@@ -84,6 +85,7 @@ STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     ((IndexBusyError, DocumentExistsError), 409),
     (UploadTooLargeError, 413),
     ((FeedbackError, SessionError), 503),
+    (UnreadableUploadError, 422),
     ((IndexMissingError, IndexCorruptError), 503),
 )
 

@@ -254,6 +254,13 @@ class FeedbackResponse(BaseModel):
     )
 
 
+class RefusedFile(BaseModel):
+    id: str = Field(description="The file's path in the documents folder.", examples=["x.pdf"])
+    reason: str = Field(
+        description="Why.", examples=["reading needed over 1,536 MB (QA_READ_MEMORY_MB)"]
+    )
+
+
 class HealthResponse(BaseModel):
     status: str = Field(description="Always “ok” when the index can be used.", examples=["ok"])
     documents: int = Field(description="Indexed documents.", examples=[1])
@@ -265,6 +272,12 @@ class HealthResponse(BaseModel):
     index_built_at: str = Field(
         description="When that version was built (ISO 8601).",
         examples=["2026-11-27T22:12:49+00:00"],
+    )
+    refused: list[RefusedFile] = Field(
+        default=[],
+        description="Files the last build refused for breaking a reading limit (QA_READ_*); "
+        "not read again until they change.",
+        examples=[[{"id": "scans/x.pdf", "reason": "reading took over 60 s (QA_READ_SECONDS)"}]],
     )
 
 
