@@ -151,6 +151,8 @@ def combined(lexical: np.ndarray, cross: np.ndarray, k: int, w: float) -> np.nda
     """Sentence scores as qa.answer.check makes them: the `k` best by the word features are
     re-read by the cross-encoder (+ w x its logit); the rest count as no better than the
     weakest of those."""
+    if w == 0:  # (without --check the cross-encoder's scores are NaN)
+        return lexical
     top = np.argsort(-lexical, kind="stable")[:k]
     out = lexical + w * cross[top].min()
     out[top] = lexical[top] + w * cross[top]
@@ -170,7 +172,7 @@ def question_rows(d: dict, weights: np.ndarray, k: int = 1, w: float = 0.0) -> n
     the cross-encoder's logit for its best sentence once `k` are re-read with weight `w`."""
     q, hit, x = d["question"], d["hit"], d["x"]
     n = len(d["kind"])
-    out = np.zeros((n, len(ANSWER_FEATURES) + 1))
+    out = np.zeros((n, len(ANSWER_FEATURES) + 1))  # the last: the cross-encoder's logit
     col = [FEATURES.index(c) for c in ("context", "missing", "match", "novel", "cosine", "overlap")]
     by_q: dict[int, list[int]] = {}
     for i in np.flatnonzero(hit == 0):
@@ -182,7 +184,7 @@ def question_rows(d: dict, weights: np.ndarray, k: int = 1, w: float = 0.0) -> n
         out[qi, 4:10] = x[best, col]
         cross = d["cross"][rows]
         if not np.isnan(cross).any():
-            out[qi, 11] = cross[int(np.argmax(combined(lexical, cross, k, w)))]
+            out[qi, -1] = cross[int(np.argmax(combined(lexical, cross, k, w)))]
     out[:, :3] = d["conf"]
     out[:, 10] = d["unknown"]
     return out
@@ -231,7 +233,7 @@ def fit_check(d: dict, weights: np.ndarray, words: np.ndarray, threshold: float)
     measure("words only, fold b", words[unseen], kind, threshold)
     folds = np.unique(d["article"][unseen])
     for k, w in ((1, 0.0), (2, 0.5), (2, 1.0)):
-        cross = question_rows(d, weights, k, w)[unseen, 11]
+        cross = question_rows(d, weights, k, w)[unseen, -1]
         for lo, hi in ((0.0, 1.0), (0.1, 0.98), (0.2, 0.95), (0.3, 0.9)):
             band = (words[unseen] >= lo) & (words[unseen] <= hi)
             x = np.column_stack([logit(words[unseen]), cross])
