@@ -83,7 +83,7 @@ def join(blocks: tuple[Block, ...] | list[Block]) -> tuple[str, list[tuple[int, 
 def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = None) -> Document:
     """The Document of a reader's result; UnreadableError if it holds no text."""
     blocks = tuple(
-        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page)
+        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page, b.unit)
         for b in parsed.blocks
         if b.text.strip()
     )
