@@ -1,4 +1,4 @@
-"""Documents: read a folder of .txt, .md, .html/.htm, .pdf and .docx files into their blocks.
+"""Documents: read a folder of documents (the formats of qa/readers/) into their blocks.
 
 Each format's reader (qa/readers/) turns a file's bytes into blocks (headings, paragraphs, list
 items, table rows); a document's text is those blocks' texts joined, so every paragraph made

@@ -96,6 +96,13 @@ def test_the_header_is_found_below_title_rows_and_not_in_data() -> None:
     numbers = xlsx.read(workbook([[2019, 3.5], [2020, 4.25]]))  # data from the first row
     assert [b.text for b in numbers.blocks[1:]] == ["2019; 3.5", "2020; 4.25"]
     assert [b.page for b in numbers.blocks[1:]] == [1, 2]
+    # After a blank row: a second table under its own header; a blank row inside a table
+    # keeps its header.
+    two = xlsx.read(workbook([["Region", "Sales"], ["North", 10], [], ["Product", "Price"],
+                              ["Tea", 3.5], [], ["Coffee", 4]]))  # fmt: skip
+    assert [(b.page, b.text) for b in two.blocks[1:]] == [
+        (2, "Region: North; Sales: 10"), (5, "Product: Tea; Price: 3.5"),
+        (7, "Product: Coffee; Price: 4")]  # fmt: skip
 
 
 def test_merged_cells_give_their_value_to_every_cell_they_cover() -> None:

@@ -30,7 +30,7 @@ _NUMBER = re.compile(r"[-+(]?[$€£¥]?\s?\d[\d,. ]*(?:[eE][-+]?\d+)?\s?[%$€�
 
 def delimiter(text: str) -> str:
     """The delimiter that splits the first lines of `text` most consistently (else ',')."""
-    sample = "\n".join(text.splitlines()[:SAMPLE_LINES])
+    sample = "\n".join(text[: 1 << 16].splitlines()[:SAMPLE_LINES])
     best, score = ",", (0.0, 0)
     for candidate in DELIMITERS:
         try:

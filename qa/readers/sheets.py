@@ -5,13 +5,16 @@ is made only of the file's words: the column's header text, ": ", the cell's tex
 shows it, and "; " between cells (empty cells left out). The header is the first of the first
 few rows made only of text (no numbers or dates) that fills at least half as many columns as
 the widest of them; rows above it (a title) are paragraphs of their own, cells joined by "; ".
-A sheet without such a row has no header: its rows are their cells joined by "; ".
+A sheet without such a row has no header: its rows are their cells joined by "; ". After a
+blank row, a row of text with a row of data right below it starts a new table: its header.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain, islice
+from typing import TypeVar
 
 from qa.readers.blocks import Block
 
@@ -19,6 +22,7 @@ LABEL = ": "  # between a header and its cell
 SEPARATOR = "; "  # between the cells of a row
 # Rows looked at (before the first data row) to find the header row.
 HEADER_LOOKAHEAD = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,20 +69,47 @@ def row_text(cells: list[Cell], header: list[str]) -> str:
     return SEPARATOR.join(parts)
 
 
+def _names(cells: list[Cell]) -> bool:
+    """Could these cells be a header: two or more, all text."""
+    return _filled(cells) >= 2 and all(c.label for c in cells if c.text)
+
+
 def sheet_blocks(rows: Iterable[tuple[int, list[Cell]]]) -> Iterator[Block]:
-    """The paragraphs of one sheet's (row number, cells), made as the rows stream in."""
+    """The paragraphs of one sheet's (row number, cells), made as the rows stream in. After a
+    blank row, a row that could be a header and has a row of data right below it is the
+    header of a new table."""
     rows = ((n, cells) for n, cells in rows if _filled(cells))
-    first: list[tuple[int, list[Cell]]] = []
-    for n, cells in rows:
-        first.append((n, cells))
-        if len(first) >= HEADER_LOOKAHEAD:
-            break
+    first = list(islice(rows, HEADER_LOOKAHEAD))
     at = _header(first)
     header = [c.text for c in first[at][1]] if at is not None else []
-    for i, (n, cells) in enumerate(_chain(first, rows)):
-        if i != at:
-            text = row_text(cells, header if at is not None and i > at else [])
-            yield Block("paragraph", text, page=n, unit="row")
+    last = 0  # the row number before this one
+    for i, ((n, cells), below) in enumerate(_pairs(chain(first, rows))):
+        gap, last = n > last + 1, n
+        if i == at:
+            continue
+        under = at is None or i > at  # below the header (if any): not a title row
+        if (
+            under
+            and gap
+            and _names(cells)
+            and below is not None
+            and below[0] == n + 1
+            and any(c.text and not c.label for c in below[1])
+        ):
+            header = [c.text for c in cells]
+            continue
+        text = row_text(cells, header if under else [])
+        yield Block("paragraph", text, page=n, unit="row")
+
+
+def _pairs(items: Iterator[T]) -> Iterator[tuple[T, T | None]]:
+    """Each item with the one after it (None after the last)."""
+    previous = next(items, None)
+    for item in items:
+        yield previous, item  # type: ignore[misc]
+        previous = item
+    if previous is not None:
+        yield previous, None
 
 
 def capped(
@@ -99,8 +130,3 @@ def capped(
             rows += 1
     note = f"only the first {cap:,} rows read (QA_MAX_ROWS): {', '.join(cut)} cut short"
     return blocks, note if cut else ""
-
-
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest
