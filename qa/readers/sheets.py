@@ -50,8 +50,7 @@ def _header(rows: list[tuple[int, list[Cell]]]) -> int | None:
     """Which of `rows` (the first non-empty ones) is the header, if any."""
     widest = max((_filled(cells) for _, cells in rows), default=0)
     for i, (_, cells) in enumerate(rows[:-1]):  # a header has a row below it
-        filled = _filled(cells)
-        if filled >= 2 and filled * 2 >= widest and all(c.label for c in cells if c.text):
+        if _names(cells) and _filled(cells) * 2 >= widest:
             return i
         if any(c.text and not c.label for c in cells):
             return None  # a row holding a number or a date: data has begun
