@@ -72,3 +72,18 @@ def test_a_broken_deck_is_unreadable_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "broken.pptx").write_bytes(b"PK\x03\x04 not a zip")
     _, skipped = load_documents(tmp_path)
     assert [s.id for s in skipped] == ["broken.pptx"] and "PowerPoint" in skipped[0].reason
+
+
+def test_a_paragraph_never_spans_two_slides() -> None:
+    from qa.readers.blocks import Block, Parsed
+
+    blocks = [
+        Block("row", "Phase\tMonths", page=1, unit="slide"),
+        Block("row", "Dredging\t5", page=1, unit="slide"),
+        Block("row", "Team\tSize", page=2, unit="slide"),  # the next slide's table, untitled
+    ]
+    document = make_document("d.pptx", Path("d.pptx"), Parsed(blocks=blocks))
+    assert [(p.text, p.page) for p in split_paragraphs(document)] == [
+        ("Phase\tMonths\nDredging\t5", 1),
+        ("Team\tSize", 2),
+    ]
