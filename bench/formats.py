@@ -1,12 +1,15 @@
-"""Same articles, same questions, six file formats: how faithfully is each one quoted?
+"""Same articles, same questions, eight file formats: how faithfully is each one quoted?
 
     .venv/bin/python bench/formats.py [--articles 10] [--half odd] [--formats txt,md,...]
     .venv/bin/python bench/formats.py --formats txt,pdf,pdf2 --repeat 3 --questions 1  (timing)
 
 SQuAD dev articles (the first N odd-numbered ones by default: fit nothing on them) are written
 as .txt, .md, .html, .pdf (printed by headless Chromium with its own date/title/URL/page
-header and footer), .pdf in two columns (a running header and "Page n of N" footer of our own)
-and .docx (python-docx, with a header and footer), each with furniture of its own: front
+header and footer), .pdf in two columns (a running header and "Page n of N" footer of our own),
+.docx (python-docx, with a header and footer), .pptx (python-pptx: a slide per paragraph, its
+section the slide's title, a footer box and a slide number on every slide) and .xlsx (openpyxl:
+a row per paragraph under a title row and a header, a hidden sheet), each with furniture of its
+own: front
 matter, breadcrumbs, links and bold in Markdown; navigation, cookie banner, search form,
 sidebar and footer in HTML; soft hyphens in long words of the PDFs. Headings every few
 paragraphs in all of them. Each folder is indexed by the product's own build, every question
@@ -56,7 +59,7 @@ SQUAD = next(
 )
 OUT = ROOT / "bench" / "out" / "formats"
 CHROMIUM = "/usr/bin/chromium"
-FORMATS = ("txt", "md", "html", "pdf", "pdf2", "docx")
+FORMATS = ("txt", "md", "html", "pdf", "pdf2", "docx", "pptx", "xlsx")
 SECTIONS = ("Overview", "History", "Background", "Development", "Later years", "Legacy",
             "Geography", "Society", "Economy", "Notes")  # fmt: skip
 SITE = "Open Encyclopedia"
@@ -73,6 +76,8 @@ FURNITURE = {
             re.compile(r"(?<![\d/])\d{1,2}/\d{1,2}(?![\d/])")],
     "pdf2": [SITE, "Printed edition", re.compile(r"Page \d+ of \d+"), "CC BY-SA"],
     "docx": [SITE, "Working draft", "Internal use only"],
+    "pptx": [SITE, "Lecture slides"],
+    "xlsx": ["Internal use only", "Reviewer"],
 }  # fmt: skip
 # Markup a reader must not show: Markdown's link and bold syntax, HTML tags and entities.
 MARKUP = [re.compile(r"\]\(|\*\*|^#+ |&[a-z]+;|</?[a-z]+[ >]", re.M)]
@@ -251,6 +256,57 @@ def to_docx(article: Article, target: Path) -> None:
     document.save(str(target))
 
 
+def to_pptx(article: Article, target: Path) -> None:
+    """A title slide, then a slide per paragraph titled by its section; on every slide a footer
+    text box and the slide's number."""
+    from pptx import Presentation
+    from pptx.util import Inches, Pt
+
+    deck = Presentation()
+    deck.core_properties.title = article.title
+
+    def slide(title: str):
+        s = deck.slides.add_slide(deck.slide_layouts[1])
+        s.shapes.title.text = title
+        footer = s.shapes.add_textbox(Inches(0.5), Inches(7), Inches(5), Inches(0.3))
+        footer.text_frame.text = f"{SITE} · Lecture slides"
+        number = s.shapes.add_textbox(Inches(9), Inches(7), Inches(0.5), Inches(0.3))
+        number.text_frame.text = str(len(deck.slides))
+        return s
+
+    slide(article.title)
+    section = article.title
+    for heading, p in sections(article):
+        section = heading or section
+        body = slide(section).placeholders[1].text_frame
+        body.text = p
+        body.paragraphs[0].runs[0].font.size = Pt(14)
+    deck.save(str(target))
+
+
+def to_xlsx(article: Article, target: Path) -> None:
+    """A title row, a blank row, a header (Section, Text), a row per paragraph; a hidden sheet
+    of review notes."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.properties.title = article.title
+    sheet = book.active
+    sheet.title = "Article"
+    sheet.append([f"{article.title}: paragraphs by section"])
+    sheet.append([])
+    sheet.append(["Section", "Text"])
+    section = "Introduction"
+    for heading, p in sections(article):
+        section = heading or section
+        sheet.append([section, p])
+    hidden = book.create_sheet("Review")
+    hidden.append(["Reviewer", "Comment"])
+    hidden.append(["J. Doe", "Internal use only: check the dates"])
+    hidden.sheet_state = "hidden"
+    book.save(str(target))
+
+
 def render(articles: list[Article], formats: list[str], out: Path) -> None:
     titles = [a.title for a in articles]
     jobs = []
@@ -269,6 +325,10 @@ def render(articles: list[Article], formats: list[str], out: Path) -> None:
                 name.write_text(to_html(a, others), "utf-8")
             elif fmt == "docx":
                 to_docx(a, name)
+            elif fmt == "pptx":
+                to_pptx(a, name)
+            elif fmt == "xlsx":
+                to_xlsx(a, name)
             else:  # the printable page beside the docs, then the PDF
                 source = out / fmt / f"{a.slug}.html"
                 source.write_text(to_print_html(a, fmt == "pdf2"), "utf-8")

@@ -15,6 +15,7 @@ from qa.explanation import Explanation, explain
 from qa.lexical import terms
 from qa.paragraphs import SECTION_SEPARATOR
 from qa.phrases import answer_phrase
+from qa.readers.blocks import Unit
 from qa.retriever import Hit
 from qa.store import Index
 from qa.verifier import (
@@ -50,12 +51,15 @@ class Passage:
     highlight: tuple[int, int]
     title: str = ""  # the document's title (its file name if it has none)
     section: str = ""  # heading path of the paragraph, "" if none
-    page: int | None = None  # PDF page where the paragraph starts
+    page: int | None = None  # PDF page where the paragraph starts (or slide, or row: `unit`)
     answer: tuple[int, int] | None = None  # the answer phrase, inside the highlight, when sure
+    unit: Unit = "page"
 
     @property
     def citation(self) -> str:
-        return citation(self.title or self.document, self.section, self.page, self.paragraph)
+        return citation(
+            self.title or self.document, self.section, self.page, self.paragraph, self.unit
+        )
 
     def as_dict(self) -> dict:
         out = {
@@ -66,6 +70,7 @@ class Passage:
             "title": self.title or self.document,
             "section": self.section or None,
             "page": self.page,
+            "unit": self.unit if self.page is not None else None,
             "citation": self.citation,
             "score": round(self.score, 4),
             "highlight": {"start": self.highlight[0], "end": self.highlight[1]},
@@ -75,15 +80,28 @@ class Passage:
         return out
 
 
-def citation(title: str, section: str, page: int | None, paragraph: int) -> str:
+def citation(
+    title: str, section: str, page: int | None, paragraph: int, unit: Unit = "page"
+) -> str:
     """ "Title › Section · p. 4 · ¶12": the source of a quote, in words of the document (a
-    section that starts with the title, as a first heading often repeats it, says it once)."""
+    section that starts with the title, as a first heading often repeats it, says it once).
+    A slide or a sheet's row is its own place: "Deck › Slide title · slide 4", "Workbook ›
+    Sheet · row 12", without the paragraph number."""
     if section == title:
         section = ""
     elif section.startswith(title + SECTION_SEPARATOR):
         section = section[len(title + SECTION_SEPARATOR) :]
     where = SECTION_SEPARATOR.join(part for part in (title, section) if part)
-    return " · ".join([where, *([f"p. {page}"] if page else []), f"¶{paragraph}"])
+    located = [place(unit, page)] if page else []
+    numbered = [] if page and unit != "page" else [f"¶{paragraph}"]
+    return " · ".join([where, *located, *numbered])
+
+
+def place(unit: Unit, number: int) -> str:
+    """ "p. 4", "slide 4", "notes of slide 4", "row 12": where in its document a paragraph is."""
+    return {"page": "p. {}", "slide": "slide {}", "notes": "notes of slide {}", "row": "row {}"}[
+        unit
+    ].format(number)
 
 
 @dataclass(frozen=True)
@@ -191,6 +209,7 @@ def passage(
         p.section,
         p.page,
         phrase,
+        p.unit,
     )
 
 

@@ -230,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {terminal(str(skipped), one_line=True)}", file=sys.stderr)
         if plan.note:
             print(f"note: {terminal(plan.note, one_line=True)}", file=sys.stderr)
+        for note in plan.notes:
+            print(f"note: {terminal(note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
     elif args.command == "ask":
         answer = _engine(settings).ask(args.question, document=args.document, explain=args.explain)

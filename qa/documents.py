@@ -1,4 +1,4 @@
-"""Documents: read a folder of .txt, .md, .html/.htm, .pdf and .docx files into their blocks.
+"""Documents: read a folder of documents (the formats of qa/readers/) into their blocks.
 
 Each format's reader (qa/readers/) turns a file's bytes into blocks (headings, paragraphs, list
 items, table rows); a document's text is those blocks' texts joined, so every paragraph made
@@ -87,7 +87,7 @@ def join(blocks: tuple[Block, ...] | list[Block]) -> tuple[str, list[tuple[int, 
 def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = None) -> Document:
     """The Document of a reader's result; UnreadableError if it holds no text."""
     blocks = tuple(
-        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page)
+        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page, b.unit)
         for b in parsed.blocks
         if b.text.strip()
     )

@@ -45,6 +45,7 @@ class DocumentInfo:
     id: str
     paragraphs: int
     title: str = ""  # from the document, else its file name
+    note: str = ""  # what its reader had to say (an encoding guessed, rows left out)
 
 
 def clean_question(text: str, max_chars: int) -> str:
@@ -252,7 +253,7 @@ class Engine:
     def documents(self) -> list[DocumentInfo]:
         index = self.index
         return [
-            DocumentInfo(d["id"], d["paragraphs"], index.titles[d["id"]])
+            DocumentInfo(d["id"], d["paragraphs"], index.titles[d["id"]], d.get("note", ""))
             for d in index.manifest["documents"]
         ]
 

@@ -63,6 +63,7 @@ class Plan:
     seconds: float = 0.0
     version: str = ""
     note: str = ""  # e.g. why a full rebuild happened
+    notes: list[str] = field(default_factory=list)  # "id: note" of each document read with one
     index: Index | None = field(default=None, repr=False)  # the version built (in memory)
 
     def summary(self) -> str:
@@ -222,6 +223,8 @@ def build(
                 origin.extend([None] * len(split))
             paragraphs.extend(split)
             old = old_entries.get(doc.id, {}) if doc.unchanged else {}
+            if doc.note and not doc.unchanged:
+                plan.notes.append(f"{doc.id}: {doc.note}")
             doc_entries.append(
                 {
                     "id": doc.id,

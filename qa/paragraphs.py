@@ -5,6 +5,8 @@ table make one, up to GROUP_MAX_CHARS). Headings are not part of a paragraph's t
 headings above it is its `section` ("Chapter › Part"). A run of headings that nothing follows
 is a paragraph of its own, so no text of the document is left out of its paragraphs and
 sections. A paragraph's text is document.text[start:end]; its page is its first block's.
+Slides and spreadsheet rows (blocks whose `unit` is not "page") are places of their own: a
+paragraph never spans two of them, and a slide's title is the section of that slide only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from qa.documents import GROUPED, Document, join
-from qa.readers.blocks import Block
+from qa.readers.blocks import Block, Unit
 from qa.sentences import sentence_spans
 
 SECTION_SEPARATOR = " › "
@@ -41,6 +43,7 @@ class Paragraph:
     sentences: tuple[tuple[int, int], ...]  # sentence spans, relative to `text`
     section: str = ""  # heading path, SECTION_SEPARATOR between the levels; "" if none
     page: int | None = None  # 1-based page of a PDF where the paragraph starts, else None
+    unit: Unit = "page"  # what `page` numbers: a PDF page, a slide, its notes, a sheet's row
 
     @property
     def key(self) -> str:
@@ -49,18 +52,20 @@ class Paragraph:
 
 def _groups(blocks: tuple[Block, ...]) -> list[tuple[int, int, str]]:
     """(first block, last block, section) of each paragraph of `blocks`."""
-    path: list[tuple[int, str]] = []  # (level, heading text) from the top
+    # (level, heading text, the slide it belongs to or None) from the top
+    path: list[tuple[int, str, int | None]] = []
     groups: list[tuple[int, int, str]] = []
     headings: tuple[int, str] | None = None  # a run of headings waiting: first, section before
     size = 0  # characters of the group being made
     for i, block in enumerate(blocks):
-        section = SECTION_SEPARATOR.join(text for _, text in path)
+        path = [h for h in path if h[2] is None or h[2] == block.page]  # another slide's title
+        section = SECTION_SEPARATOR.join(text for _, text, _ in path)
         if block.kind == "heading":
             if headings is None:
                 headings = (i, section)
             level = block.level or 1
-            path = [(lv, text) for lv, text in path if lv < level]
-            path.append((level, " ".join(block.text.split())))
+            path = [h for h in path if h[0] < level]
+            path.append((level, " ".join(block.text.split()), _place(block)))
             continue
         headings = None
         previous = blocks[i - 1] if i else None
@@ -70,6 +75,7 @@ def _groups(blocks: tuple[Block, ...]) -> list[tuple[int, int, str]]:
             and block.kind in GROUPED
             and previous.kind == block.kind
             and size + len(block.text) <= GROUP_MAX_CHARS
+            and _place(previous) == _place(block)
         ):
             groups[-1] = (groups[-1][0], i, groups[-1][2])
             size += len(block.text) + 1
@@ -79,6 +85,11 @@ def _groups(blocks: tuple[Block, ...]) -> list[tuple[int, int, str]]:
     if headings is not None:  # headings at the end: nothing to be the section of
         groups.append((headings[0], len(blocks) - 1, headings[1]))
     return groups
+
+
+def _place(block: Block) -> int | None:
+    """The slide (or row) a block belongs to; None for a PDF page, which paragraphs run across."""
+    return None if block.unit == "page" else block.page
 
 
 def split_paragraphs(document: Document) -> list[Paragraph]:
@@ -98,6 +109,7 @@ def split_paragraphs(document: Document) -> list[Paragraph]:
                     sentences=tuple(sentence_spans(text[start:end])),
                     section=section,
                     page=document.blocks[first].page,
+                    unit=document.blocks[first].unit,
                 )
             )
     return paragraphs

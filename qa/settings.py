@@ -134,6 +134,14 @@ class Settings:
             "localhost, 127.0.0.1 and ::1; * for any)"
         },
     )
+    max_rows: int = field(
+        default=200_000,
+        metadata={
+            "help": "rows of a spreadsheet or CSV file read (over all its sheets); the rest is "
+            "left out, with a note",
+            "range": (1, 10_000_000),
+        },
+    )
 
     def allowed_hosts(self) -> list[str]:
         """The Host header values the web app accepts (lower case, without port or brackets)."""

@@ -42,7 +42,8 @@ from qa.table import Paragraphs, Strings, load_array, save_array
 # one lexical.npz instead of three bm25s folders. 4: checksums of every file in the manifest.
 # 5: paragraphs carry their section and page (table rows of 6 columns, sections.npy), documents
 # their title and the hash of their file's bytes, the manifest its documents folder.
-FORMAT_VERSION = 5
+# 6: paragraphs carry the unit of their page (slide, notes, row: a 7th table column).
+FORMAT_VERSION = 6
 FIX = "run `qa index --full` to rebuild it"
 
 

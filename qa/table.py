@@ -9,9 +9,10 @@ Files, in one folder (all `.npy`, loaded with numpy's checks, never with pickle)
     texts.npy, texts-offsets.npy         paragraph texts: one UTF-8 blob and n + 1 byte offsets
     documents.npy, documents-offsets.npy document ids, each once, in first-seen order
     sections.npy, sections-offsets.npy   section (heading path) texts, each once
-    rows.npy                             int64 (n, 6): document (its position in documents.npy),
+    rows.npy                             int64 (n, 7): document (its position in documents.npy),
                                          paragraph number, start, end (in the document's text),
-                                         page (0: none), section (its position in sections.npy)
+                                         page (0: none), section (its position in sections.npy),
+                                         unit of the page (its position in UNITS)
     sentences.npy, sentences-first.npy   int32 (m, 2) sentence spans; n + 1 first rows
     <name>.npy, <name>-offsets.npy       any other list of strings (the vector hashes)
     <name>.npy                           any other array (vector rows and spans)
@@ -26,9 +27,11 @@ from typing import TypeVar, overload
 import numpy as np
 
 from qa.paragraphs import Paragraph
+from qa.readers.blocks import Unit
 
 T = TypeVar("T")
-COLUMNS = 6  # of rows.npy: document, number, start, end, page, section
+COLUMNS = 7  # of rows.npy: document, number, start, end, page, section, unit
+UNITS: tuple[Unit, ...] = ("page", "slide", "notes", "row")
 
 
 class _Lazy(Sequence[T]):
@@ -117,9 +120,11 @@ class Paragraphs(_Lazy[Paragraph]):
             raise ValueError("the paragraph table names documents it does not have")
         if n and (rows[:, 5].min() < 0 or rows[:, 5].max() >= len(sections)):
             raise ValueError("the paragraph table names sections it does not have")
+        if n and (rows[:, 6].min() < 0 or rows[:, 6].max() >= len(UNITS)):
+            raise ValueError("the paragraph table names units it does not have")
         self.texts, self.documents, self.sections = texts, documents, sections
         # Arrays, not lists: 100k rows and ~500k spans as Python ints would take ~80 MB.
-        self._rows = rows  # per row: document, number, start, end, page, section
+        self._rows = rows  # per row: document, number, start, end, page, section, unit
         self._sentences = sentences
         self._first = sentence_first
 
@@ -139,6 +144,7 @@ class Paragraphs(_Lazy[Paragraph]):
                 p.end,
                 p.page or 0,
                 sections.setdefault(p.section, len(sections)),
+                UNITS.index(p.unit),
             )
             first[r + 1] = first[r] + len(p.sentences)
         spans = [s for p in paragraphs for s in p.sentences]
@@ -186,7 +192,7 @@ class Paragraphs(_Lazy[Paragraph]):
         return len(self._rows)
 
     def _item(self, i: int) -> Paragraph:
-        document, number, start, end, page, section = self._rows[i].tolist()
+        document, number, start, end, page, section, unit = self._rows[i].tolist()
         spans = self._sentences[self._first[i] : self._first[i + 1]].tolist()
         sentences = tuple(tuple(s) for s in spans)
         return Paragraph(
@@ -198,6 +204,7 @@ class Paragraphs(_Lazy[Paragraph]):
             sentences,
             self.sections[section],
             page or None,
+            UNITS[unit],
         )
 
 

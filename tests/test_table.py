@@ -14,19 +14,21 @@ PARAGRAPHS = [
     Paragraph("b/ü.md", 1, 3, 20, "Ünïcödé — ça va? 雪", ((0, 17),)),
     Paragraph("a.txt", 2, 13, 13, "", ()),
     Paragraph("a.txt", 3, 15, 30, "Third one here.", ((0, 15),)),
+    Paragraph("c.xlsx", 1, 0, 9, "Name: Ada", ((0, 9),), "Sheet", 12, "row"),
+    Paragraph("d.pptx", 1, 0, 5, "Notes", ((0, 5),), "Plan", 4, "notes"),
 ]
 
 
 def test_paragraphs_read_back_as_they_were_saved(tmp_path) -> None:
     Paragraphs.pack(PARAGRAPHS).save(tmp_path)
     table = Paragraphs.load(tmp_path)
-    assert len(table) == 4
-    assert list(table) == PARAGRAPHS
+    assert len(table) == 6
+    assert list(table) == PARAGRAPHS  # a slide's or a row's number keeps its unit
     assert table[1] == PARAGRAPHS[1] and table[-1] == PARAGRAPHS[-1]
     assert table[1:3] == PARAGRAPHS[1:3]
-    assert table.by_document() == {"a.txt": [0, 2, 3], "b/ü.md": [1]}
+    assert table.by_document() == {"a.txt": [0, 2, 3], "b/ü.md": [1], "c.xlsx": [4], "d.pptx": [5]}
     with pytest.raises(IndexError):
-        table[4]
+        table[6]
 
 
 def test_an_empty_table_round_trips(tmp_path) -> None:

@@ -26,7 +26,7 @@ MERCURY = "What is the boiling point of mercury?"
 WHO = "Who is Ri Il-kyu?"
 WHY = "Why did he leave?"
 PASSAGE_KEYS = {"text", "document", "path", "paragraph", "score", "highlight", "url",
-                "title", "section", "page", "citation", "original_url"}  # fmt: skip
+                "title", "section", "page", "unit", "citation", "original_url"}  # fmt: skip
 
 # A tiny corpus with markup in the text, a subfolder, and ids that need escaping and quoting.
 TINY = {

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from qa.answer import place
 from qa.engine import DocumentInfo, Engine, clean_question
 from qa.errors import QuestionError
 from qa.paragraphs import SECTION_SEPARATOR, Paragraph
@@ -32,22 +33,26 @@ PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
 
 def outline(paragraphs: list[Paragraph]) -> list[dict[str, Any]]:
     """Each paragraph with what the document page shows before it: the headings that begin
-    there ((depth, text), outermost first) and the page that begins there, if any."""
+    there ((depth, text), outermost first) and the page (or slide, or its notes) that begins
+    there, if any: `page` its number, `place` its name ("p. 4", "notes of slide 4"). A sheet's
+    rows have no marker: each is a paragraph, its row number in its citation."""
     parts, path, page = [], [], None
     for p in paragraphs:
         section = p.section.split(SECTION_SEPARATOR) if p.section else []
         same = 0
         while same < min(len(path), len(section)) and path[same] == section[same]:
             same += 1
-        new_page = p.page if p.page is not None and p.page != page else None
+        here = (p.unit, p.page)
+        new = p.page is not None and p.unit != "row" and here != page
         parts.append(
             {
                 "paragraph": p,
                 "headings": [(depth, section[depth]) for depth in range(same, len(section))],
-                "page": new_page,
+                "page": p.page if new else None,
+                "place": place(p.unit, p.page) if new and p.page is not None else None,
             }
         )
-        path, page = section, p.page if p.page is not None else page
+        path, page = section, here if p.page is not None else page
     return parts
 
 

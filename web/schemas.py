@@ -42,6 +42,7 @@ EXAMPLE_PASSAGE = {
     "title": "defectors.txt",
     "section": None,
     "page": None,
+    "unit": None,
     "citation": "defectors.txt · ¶5",
     "score": 3.0098,
     "highlight": {"start": 219, "end": 533},
@@ -85,12 +86,25 @@ class PassageOut(BaseModel):
         examples=["Results › Europe", None],
     )
     page: int | None = Field(
-        description="1-based page of a PDF where the paragraph starts; null for other formats.",
+        description="1-based page of a PDF where the paragraph starts, the slide of a deck, or "
+        "the row of a spreadsheet (`unit` says which); null for other formats.",
         examples=[4, None],
     )
+    unit: Literal["page", "slide", "notes", "row"] | None = Field(
+        default=None,
+        description="What `page` numbers: a PDF `page`, a `slide`, the speaker `notes` of a "
+        "slide, or a spreadsheet `row` (the sheet's own row number); null when `page` is.",
+        examples=["page", "slide", None],
+    )
     citation: str = Field(
-        description="The source in one line: “Title › Section · p. 4 · ¶12”.",
-        examples=["Annual report 2025 › Results › Europe · p. 4 · ¶12", "defectors.txt · ¶5"],
+        description="The source in one line: “Title › Section · p. 4 · ¶12”, "
+        "“Deck › Slide title · slide 4”, “Workbook › Sheet · row 12”.",
+        examples=[
+            "Annual report 2025 › Results › Europe · p. 4 · ¶12",
+            "defectors.txt · ¶5",
+            "Plan.pptx › Budget · slide 4",
+            "Sales.xlsx › 2024 · row 12",
+        ],
     )
     score: float = Field(
         description="Retrieval score, higher is better; compare it only within one response.",

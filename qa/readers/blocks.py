@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["heading", "paragraph", "item", "row", "code"]
+# What `page` counts: a PDF page, a slide, the speaker notes of a slide, a spreadsheet row.
+Unit = Literal["page", "slide", "notes", "row"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Block:
     text: str
     level: int = 0  # 1..6 for a heading, else 0
     page: int | None = None  # 1-based page of a PDF (where the block starts), else None
+    unit: Unit = "page"  # what `page` numbers: slide 4, notes of slide 4, row 12 of a sheet
 
 
 @dataclass(frozen=True)
