@@ -98,3 +98,28 @@ def test_bulleted_lines_are_list_items_without_their_bullet() -> None:
         ("item", "fish"),
         ("item", "crabs"),
     ]
+
+
+def test_columns_under_a_one_column_abstract_are_not_interleaved() -> None:
+    # A full-width abstract of many lines above two columns: it crosses the gutter on every
+    # line, which must not hide the gutter below it.
+    abstract = wrapped(1, 60, [f"abstract line {i} runs the whole width" for i in range(10)])
+    left = [line(1, 220 + 14 * i, f"left {i} words here", x0=50, x1=290) for i in range(20)]
+    right = [line(1, 220 + 14 * i, f"right {i} words here", x0=310, x1=550) for i in range(20)]
+    found = blocks([abstract + right + left])
+    assert [b.text for b in found] == [
+        " ".join(f"abstract line {i} runs the whole width" for i in range(10)),
+        " ".join(f"left {i} words here" for i in range(20))
+        + " "
+        + " ".join(f"right {i} words here" for i in range(20)),
+    ]
+
+
+def test_a_ragged_paragraph_whose_longest_lines_end_alike_is_not_justified() -> None:
+    # Ragged right: two lines happen to end at the edge and one goes past it. The fourth stops
+    # short only because its next word ("considerable", ~72 wide) would not have fitted.
+    ends = [548.0, 549.0, 552.0, 530.0]
+    texts = ["A ragged paragraph of", "five lines whose ends", "vary with words", "it goes and a"]
+    runs = [line(1, 60 + 14 * i, t, x1=x) for i, (t, x) in enumerate(zip(texts, ends))]
+    runs.append(line(1, 60 + 14 * 4, "considerable last line.", x1=400))
+    assert [b.text for b in blocks([runs])] == [" ".join(texts) + " considerable last line."]

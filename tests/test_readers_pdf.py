@@ -214,3 +214,17 @@ def test_a_pdf_without_text_is_skipped_with_a_clear_reason(pdf, tmp_path: Path) 
     assert reasons["scan.pdf"].startswith("PDF has no text layer")
     assert reasons["locked.pdf"] == "PDF is encrypted (password-protected)"
     assert reasons["broken.pdf"].startswith("not a readable PDF")
+
+
+def test_two_columns_under_a_one_column_abstract_in_ragged_type(pdf) -> None:  # noqa: ANN001
+    # A full-width title and abstract above two columns, ragged right: the columns are read one
+    # after the other, and the abstract's lines are not taken for justified ones.
+    abstract, *paras = paragraphs(13, seed=7)
+    body = (
+        f"<h1>Otters Above and Below</h1><p>{abstract} {abstract}</p>"
+        "<div>" + "".join(f"<p>{p}</p>" for p in paras) + "</div>"
+    )
+    css = "p{text-align:left} div{column-count:2;column-gap:0.4in}"
+    found = read(pdf(body, css=css, header=HEADER, footer=FOOTER)).blocks
+    assert text_blocks(found) == [f"{abstract} {abstract}", *paras]
+    assert_no_furniture(found, FURNITURE)

@@ -29,6 +29,7 @@ from qa.readers.blocks import Block
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
 HEADING_MAX_WORDS = 20
+SPANNING = 0.6  # a run wider than this share of the page's text width spans its columns
 FLUSH = 0.1  # a line ending this close to the column's right edge (over glyph height) is flush
 SOFT_HYPHENS = "\u00ad\u2010"  # a discretionary hyphen (U+00AD; Chromium prints it as U+2010)
 _PAGE_NUMBER = re.compile(
@@ -172,7 +173,9 @@ def _band(runs: list[Run], gutters: list[float]) -> list[list[Line]]:
 
 def _gutters(runs: list[Run], body: float) -> list[float]:
     """x positions of gutters between columns: no more than a few runs cross them and each
-    side holds a good share of the page's text."""
+    side holds a good share of the page's text. Runs wider than SPANNING of the text's width
+    cannot be in a column: they are left out of the count (a one-column title or abstract
+    above the columns, however many lines it has, makes a band of its own)."""
     left, right = min(r.x0 for r in runs), max(r.x1 for r in runs)
     width = right - left
     if width < 10 * body or len(runs) < 6:
@@ -180,10 +183,11 @@ def _gutters(runs: list[Run], body: float) -> list[float]:
     step = max(1.0, body / 4)
     bins = int(width / step) + 1
     cover = [0] * bins
-    for r in runs:
+    narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
+    for r in narrow:
         for b in range(int((r.x0 - left) / step), min(bins, int((r.x1 - left) / step) + 1)):
             cover[b] += 1
-    allowed = max(1, len(runs) // 20)
+    allowed = max(1, len(narrow) // 20)
     total = sum(len(r.text) for r in runs)
     gutters: list[float] = []
     lo, hi = int(0.15 * bins), int(0.85 * bins)
@@ -222,7 +226,9 @@ def _lines(runs: list[Run]) -> list[Line]:
         # The right edge most lines reach: one wider stray line does not move it.
         ends = sorted(ln.x1 for ln in result)
         right = ends[int(0.9 * (len(ends) - 1))] if len(ends) > 3 else ends[-1]
-        flush = [ln for ln in result if ln.x1 >= right - FLUSH * ln.size]
+        # Flush: ending at that edge, not past it (lines past it are the widest of ragged
+        # text, which would count as flush however ragged the rest is).
+        flush = [ln for ln in result if abs(ln.x1 - right) <= FLUSH * ln.size]
         justified = len(result) >= 4 and len(flush) >= 0.6 * len(result)
         for ln in result:
             ln.left, ln.right, ln.justified = left, right, justified
