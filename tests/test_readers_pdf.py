@@ -228,3 +228,28 @@ def test_two_columns_under_a_one_column_abstract_in_ragged_type(pdf) -> None:  #
     found = read(pdf(body, css=css, header=HEADER, footer=FOOTER)).blocks
     assert text_blocks(found) == [f"{abstract} {abstract}", *paras]
     assert_no_furniture(found, FURNITURE)
+
+
+def test_a_printed_web_pages_navigation_banner_links_and_footer_are_not_paragraphs(pdf) -> None:  # noqa: ANN001
+    # An article page as a browser prints it: a site header with its menu, a cookie banner,
+    # breadcrumbs, related links and a footer, each printed once (nothing repeats on pages).
+    paras = paragraphs(6, seed=8)
+    links = "".join(
+        f"<a href='https://example.org/{w}'>{w}</a> " for w in ("Home", "Rivers", "Maps")
+    )
+    related = "".join(
+        f"<li><a href='https://example.org/r{i}'>Otter story number {i}</a></li>" for i in range(4)
+    )
+    body = (
+        f"<header><a href='https://example.org/'>Riverside Gazette</a> <nav>{links}</nav></header>"
+        "<div style='border:1px solid;font-size:11pt'>This site uses cookies to measure how it is"
+        " read. <button>Accept</button> <button>Settings</button></div>"
+        f"<nav>{links}</nav><h1>Otters Return</h1>"
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + f"<h2>More stories</h2><ul>{related}</ul>"
+        "<footer><p>© 2025 Riverside Gazette Ltd. All rights reserved.</p>" + links + "</footer>"
+    )
+    found = read(pdf(body, css="p{text-align:left}")).blocks
+    assert [(b.kind, b.text) for b in found] == [("heading", "Otters Return")] + [
+        ("paragraph", p) for p in paras
+    ]

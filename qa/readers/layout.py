@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qa.readers.blocks import Block
+from qa.readers.boilerplate import Piece, boilerplate
 
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
@@ -58,6 +59,7 @@ class Run:
     bold: bool
     text: str
     first_word: float  # width of the run's first word
+    link: float = 0.0  # share of its width under a link of the page
     key: str = field(init=False)  # text with digits folded, to compare across pages
 
     def __post_init__(self) -> None:
@@ -173,21 +175,35 @@ def _band(runs: list[Run], gutters: list[float]) -> list[list[Line]]:
 
 def _gutters(runs: list[Run], body: float) -> list[float]:
     """x positions of gutters between columns: no more than a few runs cross them and each
-    side holds a good share of the page's text. Runs wider than SPANNING of the text's width
-    cannot be in a column: they are left out of the count (a one-column title or abstract
-    above the columns, however many lines it has, makes a band of its own)."""
+    side holds a good share of the page's text (or the smaller side is a sidebar). Failing
+    that, runs wider than SPANNING of the text's width are left out of the count, as long as
+    those that cross the gutters lie in a few bands: a one-column title or abstract above the
+    columns, however many lines it has, makes a band of its own."""
     left, right = min(r.x0 for r in runs), max(r.x1 for r in runs)
     width = right - left
     if width < 10 * body or len(runs) < 6:
         return []
+    gutters = _scan(runs, runs, left, width, body)
+    if gutters:
+        return gutters
+    narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
+    gutters = _scan(runs, narrow, left, width, body)
+    crossing = [any(r.x0 < g < r.x1 for g in gutters) for r in sorted(runs, key=lambda r: r.y0)]
+    bands = sum(c and not p for p, c in zip([False, *crossing], crossing))
+    return gutters if bands <= 2 else []
+
+
+def _scan(
+    runs: list[Run], counted: list[Run], left: float, width: float, body: float
+) -> list[float]:
+    """Gutters that at most a twentieth of the `counted` runs cross."""
     step = max(1.0, body / 4)
     bins = int(width / step) + 1
     cover = [0] * bins
-    narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
-    for r in narrow:
+    for r in counted:
         for b in range(int((r.x0 - left) / step), min(bins, int((r.x1 - left) / step) + 1)):
             cover[b] += 1
-    allowed = max(1, len(narrow) // 20)
+    allowed = max(1, len(counted) // 20)
     total = sum(len(r.text) for r in runs)
     gutters: list[float] = []
     lo, hi = int(0.15 * bins), int(0.85 * bins)
@@ -202,12 +218,28 @@ def _gutters(runs: list[Run], body: float) -> list[float]:
         x = left + (b + end + 1) / 2 * step
         gap = (end - b + 1) * step
         start = gutters[-1] if gutters else left
-        before = sum(len(r.text) for r in runs if start <= r.x0 and r.x1 <= x)
-        after = sum(len(r.text) for r in runs if r.x0 >= x)
-        if gap >= 0.5 * body and min(before, after) >= 0.15 * total:
+        left_side = [r for r in runs if start <= r.x0 and r.x1 <= x]
+        right_side = [r for r in runs if r.x0 >= x]
+        before = sum(len(r.text) for r in left_side)
+        after = sum(len(r.text) for r in right_side)
+        if gap >= 0.5 * body and (
+            min(before, after) >= 0.15 * total or _sidebar(left_side, right_side, total)
+        ):
             gutters.append(x)
         b = end + 1
     return gutters
+
+
+def _sidebar(left: list[Run], right: list[Run], total: int) -> bool:
+    """Whether the smaller side is a column of its own though it holds little of the page's
+    text (a web page's sidebar or menu beside its article): a few lines, most of them at
+    heights where the other side prints nothing (the cells of a table's rows, or dates set
+    right of a line, share their row with the text beside them)."""
+    small, large = sorted((left, right), key=lambda side: sum(len(r.text) for r in side))
+    if len(small) < 5 or sum(len(r.text) for r in small) < 0.03 * total:
+        return False
+    beside = sum(any(abs(r.middle - o.middle) < 0.3 * r.size for o in large) for r in small)
+    return beside <= 0.3 * len(small)
 
 
 def _lines(runs: list[Run]) -> list[Line]:
@@ -256,16 +288,28 @@ def blocks(pages: list[list[Run]]) -> list[Block]:
             groups.append([line])
     vocabulary = _vocabulary(lines)
     found: list[tuple[Line, str, tuple[float, bool] | None]] = []  # first line, text, style
+    links: list[float] = []  # share of each group's characters under web links
     for group in groups:
         first, text = group[0], _join([ln.text for ln in group], vocabulary)
         large = first.size >= HEADING_RATIO * body or (first.bold and not body_bold)
         heading = large and len(text.split()) <= HEADING_MAX_WORDS and len(group) <= 3
         found.append((first, text, (round(first.size * 2) / 2, first.bold) if heading else None))
+        runs = [r for ln in group for r in ln.runs]
+        links.append(
+            sum(r.link * len(r.text) for r in runs) / max(1, sum(len(r.text) for r in runs))
+        )
     # Heading levels by type: the largest is 1, bold before regular at one size.
     styles = sorted({style for _, _, style in found if style}, reverse=True)
     level = {style: min(6, i + 1) for i, style in enumerate(styles)}
+    pieces = [
+        Piece(text, style is not None, level[style] if style else 0, link, first.page)
+        for (first, text, style), link in zip(found, links)
+    ]
+    furniture = boilerplate(pieces)
     result = []
-    for first, text, style in found:
+    for i, (first, text, style) in enumerate(found):
+        if i in furniture:
+            continue
         if style:
             result.append(Block("heading", text, level[style], first.page))
         elif bullet := _BULLET.match(text):  # a list item; its bullet glyph is not text

@@ -79,10 +79,44 @@ def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
     """The page's glyphs as runs, in the order the page draws them."""
     textpage = page.get_textpage()
     try:
-        return _page_runs(textpage, number, page.get_height())
+        height = page.get_height()
+        runs = _page_runs(textpage, number, height)
+        links = _links(page, height)
+        if links:
+            for run in runs:
+                run.link = _covered(run, links)
+        return runs
     finally:
         textpage.close()
         page.close()
+
+
+def _links(page: pdfium.PdfPage, height: float) -> list[tuple[float, float, float, float]]:
+    """(left, right, top, bottom) of the page's links (a printed web page's navigation,
+    table of contents, related links and footer are made of them), top-down."""
+    found = []
+    position, link, rect = ctypes.c_int(0), pdfium_c.FPDF_LINK(), pdfium_c.FS_RECTF()
+    while pdfium_c.FPDFLink_Enumerate(page.raw, ctypes.byref(position), ctypes.byref(link)):
+        if pdfium_c.FPDFLink_GetAnnotRect(link, rect):
+            top, bottom = sorted((height - rect.top, height - rect.bottom))
+            found.append((min(rect.left, rect.right), max(rect.left, rect.right), top, bottom))
+    return found
+
+
+def _covered(run: Run, links: list[tuple[float, float, float, float]]) -> float:
+    """The share of the run's width under links (at the height of its middle)."""
+    middle = run.middle
+    spans = sorted(
+        (max(left, run.x0), min(right, run.x1))
+        for left, right, top, bottom in links
+        if top <= middle <= bottom and left < run.x1 and right > run.x0
+    )
+    covered, reach = 0.0, run.x0
+    for start, end in spans:
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered / max(run.x1 - run.x0, 1e-6)
 
 
 def _page_runs(textpage: pdfium.PdfTextPage, number: int, height: float) -> list[Run]:
