@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from qa.readers.blocks import Block
 from qa.readers.boilerplate import Piece, boilerplate
+from qa.readers.outline import Bookmark, Spot, place
 
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
@@ -272,8 +273,9 @@ def _overlap(run: Run, line: list[Run]) -> float:
     return min(run.y1, y1) - max(run.y0, y0)
 
 
-def blocks(pages: list[list[Run]]) -> list[Block]:
-    """The document's blocks in reading order, from each page's runs."""
+def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> list[Block]:
+    """The document's blocks in reading order, from each page's runs (and the sections of its
+    outline, if it has one: qa/readers/outline.py)."""
     body = body_size([r for runs in pages for r in runs])
     lines = [ln for runs in drop_furniture(pages, body) for c in columns(runs, body) for ln in c]
     if not lines:
@@ -306,16 +308,26 @@ def blocks(pages: list[list[Run]]) -> list[Block]:
         for (first, text, style), link in zip(found, links)
     ]
     furniture = boilerplate(pieces)
+    marked, inserted = place(outline or [], [Spot(f.page, f.y0, text) for f, text, _ in found])
+    if marked or inserted:  # headings by type that no bookmark names go below the outline
+        deepest = max(m.level for m in outline or [])
+        level = {style: min(6, deepest + n) for style, n in level.items()}
     result = []
     for i, (first, text, style) in enumerate(found):
+        for _, mark in (m for m in inserted if m[0] == i):
+            result.append(Block("heading", mark.title, mark.level, mark.page))
         if i in furniture:
             continue
-        if style:
+        if i in marked:
+            result.append(Block("heading", text, marked[i], first.page))
+        elif style:
             result.append(Block("heading", text, level[style], first.page))
         elif bullet := _BULLET.match(text):  # a list item; its bullet glyph is not text
             result.append(Block("item", text[bullet.end() :], 0, first.page))
         else:
             result.append(Block("paragraph", text, 0, first.page))
+    for _, mark in (m for m in inserted if m[0] == len(found)):
+        result.append(Block("heading", mark.title, mark.level, mark.page))
     return result
 
 

@@ -10,6 +10,7 @@ geometry is turned into blocks by qa/readers/layout.py.
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 import threading
 from collections import Counter
@@ -19,6 +20,7 @@ import pypdfium2.raw as pdfium_c
 
 from qa.readers.blocks import Parsed, UnreadableError
 from qa.readers.layout import Run, blocks
+from qa.readers.outline import MAX_LEVEL, Bookmark
 
 # A gap between two glyphs of one printed line wider than this share of their height ends a
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
@@ -47,10 +49,10 @@ _NOT_A_TITLE = re.compile(
 def read(data: bytes) -> Parsed:
     """The blocks and title of a PDF; UnreadableError if it has no text to read."""
     with _PDFIUM:
-        pages, title = _extract(data)
+        pages, title, outline = _extract(data)
     if not any(pages):
         raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
-    found = blocks(pages)
+    found = blocks(pages, outline)
     if not _NOT_A_TITLE.match(title):
         return Parsed(found, title)
     first = next((b for b in found if b.kind == "heading"), None)
@@ -60,8 +62,8 @@ def read(data: bytes) -> Parsed:
     return Parsed(found, first.text if large and first else None)
 
 
-def _extract(data: bytes) -> tuple[list[list[Run]], str]:
-    """Each page's runs, and the metadata title."""
+def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark]]:
+    """Each page's runs, the metadata title and the outline."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -69,10 +71,30 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str]:
             raise UnreadableError("PDF is encrypted (password-protected)") from e
         raise UnreadableError(f"not a readable PDF ({e})") from e
     try:
+        heights = [pdf.get_page_size(i)[1] for i in range(len(pdf))]
         pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
-        return pages, " ".join((pdf.get_metadata_value("Title") or "").split())
+        title = " ".join((pdf.get_metadata_value("Title") or "").split())
+        return pages, title, _outline(pdf, heights)
     finally:
         pdf.close()
+
+
+def _outline(pdf: pdfium.PdfDocument, heights: list[float]) -> list[Bookmark]:
+    """The bookmarks that lead to a page of the document, with the top of their view."""
+    found = []
+    for mark in pdf.get_toc(max_depth=MAX_LEVEL):
+        title = " ".join(mark.get_title().split())
+        dest = mark.get_dest()
+        index = dest.get_index() if dest else None
+        if not title or index is None or not 0 <= index < len(heights):
+            continue
+        mode, view = dest.get_view()
+        top = {pdfium_c.PDFDEST_VIEW_XYZ: 1, pdfium_c.PDFDEST_VIEW_FITH: 0,
+               pdfium_c.PDFDEST_VIEW_FITBH: 0}.get(mode)  # fmt: skip
+        y = view[top] if top is not None and len(view) > top else None
+        y = heights[index] - y if y is not None and math.isfinite(y) else None
+        found.append(Bookmark(mark.level + 1, title, index + 1, y))
+    return found
 
 
 def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
