@@ -73,8 +73,9 @@ cookies to give you the best experience. By continuing to browse you accept our 
 <p style="font-size:13px">Share this article: {_links(["Facebook", "X", "Email"], "/share/")}</p>
 </main>
 <section><h2>Related stories</h2>{_list(others)}</section>
-<footer style="font-size:12px">{_links(["About", "Contact", "Careers", "Advertise", "Privacy",
-"Terms"], "/info/")}<p>© 2025 The Daily Ledger Media Group. All rights reserved.</p></footer>"""
+<footer style="font-size:12px">{
+        _links(["About", "Contact", "Careers", "Advertise", "Privacy", "Terms"], "/info/")
+    }<p>© 2025 The Daily Ledger Media Group. All rights reserved.</p></footer>"""
 
 
 def blog(a: Article, others: list[str]) -> str:
@@ -86,8 +87,9 @@ def blog(a: Article, others: list[str]) -> str:
 {_article(a, inline_links=False)}
 <p>Tags: {_links(["history", "europe", "essays"], "/tag/")}</p></main>
 <aside><form><input placeholder="Search this blog"><button>Search</button></form>
-<h3>Recent posts</h3>{_list(others)}<h3>Categories</h3>{_list(["History", "Science",
-"Travel", "Books"], "/category/")}<h3>Newsletter</h3><p>Get new posts by email.</p>
+<h3>Recent posts</h3>{_list(others)}<h3>Categories</h3>{
+        _list(["History", "Science", "Travel", "Books"], "/category/")
+    }<h3>Newsletter</h3><p>Get new posts by email.</p>
 <input placeholder="Your email"><button>Subscribe</button></aside></div>
 <div style="background:#eee;padding:6px">We use cookies for analytics.
 <a href="/cookies">Learn more</a> <button>OK</button></div>
@@ -106,15 +108,28 @@ privacy</b><p>We and our partners store and access information on your device to
 site is used.</p><button>Agree</button> <button>Disagree</button> <button>More options</button>
 </div>
 <div style="display:flex;gap:24px;font:14px/1.5 sans-serif">
-<nav style="width:160px;flex:none">{_list(["Main page", "Contents", "Current events",
-"Random page", "Help", "Community portal", "Recent changes"], "/special/")}</nav>
+<nav style="width:160px;flex:none">{
+        _list(
+            [
+                "Main page",
+                "Contents",
+                "Current events",
+                "Random page",
+                "Help",
+                "Community portal",
+                "Recent changes",
+            ],
+            "/special/",
+        )
+    }</nav>
 <main><h1>{html.escape(a.title)}</h1><div style="font-size:12px">From the Free Knowledge Base</div>
 <div style="border:1px solid #aaa;padding:6px;display:inline-block"><b>Contents</b>
 {_list(contents, "#")}</div>
 {_article(a, inline_links=True)}
 <h2>See also</h2>{_list(others)}
-<div style="border:1px solid #aaa;font-size:12px">Categories: {_links(["History", "Europe",
-"Medieval studies"], "/category/")}</div></main></div>
+<div style="border:1px solid #aaa;font-size:12px">Categories: {
+        _links(["History", "Europe", "Medieval studies"], "/category/")
+    }</div></main></div>
 <footer style="font-size:12px"><p>This page was last edited on 3 May 2024, at 10:12.</p>
 <p>Text is available under the Creative Commons Attribution-ShareAlike License; additional
 terms may apply.</p>{_links(["Privacy policy", "About", "Disclaimers", "Mobile view"], "/")}
@@ -183,9 +198,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     articles = load(SQUAD, args.half, args.articles)
-    results = [
-        measure(articles, t, args.out / args.half) for t in args.templates.split(",") if t
-    ]
+    results = [measure(articles, t, args.out / args.half) for t in args.templates.split(",") if t]
     for r in results:
         print(json.dumps(r), flush=True)
     found, true = sum(r["paragraphs"] for r in results), sum(r["true"] for r in results)

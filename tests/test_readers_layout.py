@@ -123,3 +123,23 @@ def test_a_ragged_paragraph_whose_longest_lines_end_alike_is_not_justified() -> 
     runs = [line(1, 60 + 14 * i, t, x1=x) for i, (t, x) in enumerate(zip(texts, ends))]
     runs.append(line(1, 60 + 14 * 4, "considerable last line.", x1=400))
     assert [b.text for b in blocks([runs])] == [" ".join(texts) + " considerable last line."]
+
+
+def test_a_sidebar_beside_the_article_is_neither_interleaved_nor_kept() -> None:
+    # A printed web page: the article's lines fill x 50-400, a sidebar of links and a
+    # newsletter box stands at x 430-540 on the same line grid; the article's paragraph runs
+    # on to page 2, past the sidebar.
+    words = "the otters of the river came back to the old mill this spring and"
+    article = [line(1, 60 + 14 * i, f"{words} {i}", x1=400) for i in range(30)]
+    side = ["Recent posts", "Otter maps", "Holt guide", "Spraint survey", "Newsletter",
+            "New posts by mail.", "Your email", "Subscribe"]  # fmt: skip
+    sidebar = [line(1, 60 + 14 * i, t, x0=430, x1=540) for i, t in enumerate(side)]
+    for run in sidebar[1:4]:
+        run.link = 1.0
+    nav = [line(1, 20, "Home Rivers", x1=150)]
+    nav[0].link = 1.0
+    title = [line(1, 40, "Otters", x1=120, size=20)]
+    end = wrapped(2, 60, [f"{words} 30", "and so it ends."])
+    found = blocks([nav + title + article + sidebar, end])
+    text = " ".join(f"{words} {i}" for i in range(31)) + " and so it ends."
+    assert [(b.kind, b.text) for b in found] == [("heading", "Otters"), ("paragraph", text)]

@@ -6,16 +6,17 @@ newsletter box, the footer's links and copyright line. Nothing repeats across pa
 page-furniture rule of qa/readers/layout.py cannot see it. This is a jusText-style classifier
 (Pomikálek 2011) on the layout's paragraphs, in reading order:
 
-- a paragraph mostly made of links is bad; one without a sentence in it (four words and a
-  full stop) is short; one with a sentence is good from LONG characters up, else near-good;
+- a paragraph mostly made of links, or a short one in a sidebar, is bad; one without a
+  sentence in it (four words and a full stop) is short; one with a sentence is good from LONG
+  characters up, else near-good;
 - near-good ones between bad ones (short and near-good ones skipped, the document's ends
   counting as bad) are bad, others good; a short one takes its neighbours' class where they
   agree, and where they differ is good only beside a near-good one;
 - everything but headings above the article's title (the first of the first page's highest
   headings) is bad, and so is a heading that is a link or all of whose paragraphs are.
 
-It only applies where the document has navigation, at least two paragraphs that are links: a
-PDF that is not a printed web page keeps every paragraph.
+It only applies where the document has navigation, at least two paragraphs that are links or
+in a sidebar: a PDF that is not a printed web page keeps every paragraph.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ class Piece:
     level: int = 0  # a heading's level, 1 the highest
     link: float = 0.0  # share of its characters under links
     page: int | None = None
+    aside: bool = False  # printed in a sidebar beside the main column
 
 
 def boilerplate(pieces: list[Piece]) -> set[int]:
     """The indices of the pieces that are a printed web page's furniture."""
     linked = [p.link >= LINKED for p in pieces]
-    if sum(linked and not p.heading for linked, p in zip(linked, pieces)) < 2:
+    if sum((link or p.aside) and not p.heading for link, p in zip(linked, pieces)) < 2:
         return set()  # no navigation: not a printed web page
     kinds = [_kind(p, link) for p, link in zip(pieces, linked)]
     first = next((i for i, k in enumerate(kinds) if k == "good"), None)
@@ -84,6 +86,8 @@ def _kind(piece: Piece, linked: bool) -> str:
     if piece.heading:
         return "heading"
     if linked:
+        return "bad"
+    if piece.aside and len(piece.text) < LONG:
         return "bad"
     if not _SENTENCE.search(piece.text):
         return "short"

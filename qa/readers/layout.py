@@ -86,6 +86,7 @@ class Line:
         self.left = self.right = 0.0  # the column's usual left edge and its right edge
         self.justified = False  # most lines of the column end flush right
         self.fresh = False  # first line of a column (or band, or page): no line above it
+        self.aside = False  # in a sidebar beside the page's main column
 
 
 def body_size(runs: list[Run]) -> float:
@@ -150,7 +151,7 @@ def _printed_by_the_page(row: list[Run], body: float) -> bool:
 
 def columns(runs: list[Run], body: float) -> list[list[Line]]:
     """The page's lines in reading order, as columns (each a list of lines, top to bottom)."""
-    gutters = _gutters(runs, body) if runs else []
+    gutters, asides = _gutters(runs, body) if runs else ([], set())
     if not gutters:
         return [_lines(runs)] if runs else []
     order: list[list[Line]] = []
@@ -159,44 +160,51 @@ def columns(runs: list[Run], body: float) -> list[list[Line]]:
     for run in sorted(runs, key=lambda r: r.y0):
         crosses = any(run.x0 < g < run.x1 for g in gutters)
         if crosses != spanning and buffer:  # a band ends: read it column by column
-            order += _band(buffer, gutters) if not spanning else [_lines(buffer)]
+            order += _band(buffer, gutters, asides) if not spanning else [_lines(buffer)]
             buffer = []
         spanning = crosses
         buffer.append(run)
-    order += _band(buffer, gutters) if not spanning else [_lines(buffer)]
+    order += _band(buffer, gutters, asides) if not spanning else [_lines(buffer)]
     return order
 
 
-def _band(runs: list[Run], gutters: list[float]) -> list[list[Line]]:
+def _band(runs: list[Run], gutters: list[float], asides: set[int]) -> list[list[Line]]:
     cols: list[list[Run]] = [[] for _ in range(len(gutters) + 1)]
     for r in runs:
         cols[sum((r.x0 + r.x1) / 2 > g for g in gutters)].append(r)
-    return [_lines(c) for c in cols if c]
+    found = []
+    for i, c in enumerate(cols):
+        if c:
+            found.append(_lines(c))
+            for ln in found[-1]:
+                ln.aside = i in asides
+    return found
 
 
-def _gutters(runs: list[Run], body: float) -> list[float]:
+def _gutters(runs: list[Run], body: float) -> tuple[list[float], set[int]]:
     """x positions of gutters between columns: no more than a few runs cross them and each
     side holds a good share of the page's text (or the smaller side is a sidebar). Failing
     that, runs wider than SPANNING of the text's width are left out of the count, as long as
     those that cross the gutters lie in a few bands: a one-column title or abstract above the
-    columns, however many lines it has, makes a band of its own."""
+    columns, however many lines it has, makes a band of its own. Also: which columns are
+    sidebars."""
     left, right = min(r.x0 for r in runs), max(r.x1 for r in runs)
     width = right - left
     if width < 10 * body or len(runs) < 6:
-        return []
-    gutters = _scan(runs, runs, left, width, body)
+        return [], set()
+    gutters, asides = _scan(runs, runs, left, width, body)
     if gutters:
-        return gutters
+        return gutters, asides
     narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
-    gutters = _scan(runs, narrow, left, width, body)
+    gutters, asides = _scan(runs, narrow, left, width, body)
     crossing = [any(r.x0 < g < r.x1 for g in gutters) for r in sorted(runs, key=lambda r: r.y0)]
     bands = sum(c and not p for p, c in zip([False, *crossing], crossing))
-    return gutters if bands <= 2 else []
+    return (gutters, asides) if bands <= 2 else ([], set())
 
 
 def _scan(
     runs: list[Run], counted: list[Run], left: float, width: float, body: float
-) -> list[float]:
+) -> tuple[list[float], set[int]]:
     """Gutters that at most a twentieth of the `counted` runs cross."""
     step = max(1.0, body / 4)
     bins = int(width / step) + 1
@@ -207,6 +215,7 @@ def _scan(
     allowed = max(1, len(counted) // 20)
     total = sum(len(r.text) for r in runs)
     gutters: list[float] = []
+    asides: set[int] = set()  # columns that are sidebars
     lo, hi = int(0.15 * bins), int(0.85 * bins)
     b = lo
     while b < hi:
@@ -223,24 +232,35 @@ def _scan(
         right_side = [r for r in runs if r.x0 >= x]
         before = sum(len(r.text) for r in left_side)
         after = sum(len(r.text) for r in right_side)
-        if gap >= 0.5 * body and (
-            min(before, after) >= 0.15 * total or _sidebar(left_side, right_side, total)
-        ):
-            gutters.append(x)
+        if gap >= 0.5 * body:
+            shared = min(before, after) >= 0.15 * total
+            aside = None if shared else _sidebar(left_side, right_side, total)
+            if aside is not None:
+                asides.add(len(gutters) + aside)
+            if shared or aside is not None:
+                gutters.append(x)
         b = end + 1
-    return gutters
+    return gutters, asides
 
 
-def _sidebar(left: list[Run], right: list[Run], total: int) -> bool:
+def _sidebar(left: list[Run], right: list[Run], total: int) -> int | None:
     """Whether the smaller side is a column of its own though it holds little of the page's
-    text (a web page's sidebar or menu beside its article): a few lines, most of them at
-    heights where the other side prints nothing (the cells of a table's rows, or dates set
-    right of a line, share their row with the text beside them)."""
-    small, large = sorted((left, right), key=lambda side: sum(len(r.text) for r in side))
-    if len(small) < 5 or sum(len(r.text) for r in small) < 0.03 * total:
-        return False
+    text (a web page's sidebar or menu beside its article): a few lines, beside a column of
+    full lines of text or at heights where the other side prints nothing (the cells of a
+    table's rows, or dates set right of a line, share their rows with short pieces of text).
+    0 if it is the left side, 1 if the right one, None if it is no column."""
+    side = int(sum(len(r.text) for r in right) < sum(len(r.text) for r in left))
+    small, large = (right, left) if side else (left, right)
+    if len(small) < 5 or not large or sum(len(r.text) for r in small) < 0.03 * total:
+        return None
     beside = sum(any(abs(r.middle - o.middle) < 0.3 * r.size for o in large) for r in small)
-    return beside <= 0.3 * len(small)
+    if beside <= 0.3 * len(small):
+        return side
+    top, bottom = min(r.y0 for r in small), max(r.y1 for r in small)
+    level = [r for r in large if r.y1 > top and r.y0 < bottom]
+    extent = max(r.x1 for r in large) - min(r.x0 for r in large)
+    full = sum(r.x1 - r.x0 >= 0.7 * extent for r in level)
+    return side if len(level) >= 5 and full >= 0.75 * len(level) else None
 
 
 def _lines(runs: list[Run]) -> list[Line]:
@@ -283,11 +303,14 @@ def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> lis
     body_bold = Counter(ln.bold for ln in lines).most_common(1)[0][0]
     leading = _leading(lines)
     groups: list[list[Line]] = []
+    last: dict[bool, list[Line]] = {}  # the last group of the main text, and of the sidebars
     for line in lines:
-        if groups and _continues(groups[-1][-1], line, leading):
-            groups[-1].append(line)
+        group = last.get(line.aside)
+        if group and _continues(group[-1], line, leading):
+            group.append(line)  # a paragraph goes on past a sidebar printed beside it
         else:
             groups.append([line])
+            last[line.aside] = groups[-1]
     vocabulary = _vocabulary(lines)
     found: list[tuple[Line, str, tuple[float, bool] | None]] = []  # first line, text, style
     links: list[float] = []  # share of each group's characters under web links
@@ -304,7 +327,7 @@ def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> lis
     styles = sorted({style for _, _, style in found if style}, reverse=True)
     level = {style: min(6, i + 1) for i, style in enumerate(styles)}
     pieces = [
-        Piece(text, style is not None, level[style] if style else 0, link, first.page)
+        Piece(text, style is not None, level[style] if style else 0, link, first.page, first.aside)
         for (first, text, style), link in zip(found, links)
     ]
     furniture = boilerplate(pieces)
