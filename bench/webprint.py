@@ -192,12 +192,13 @@ def measure(articles: list[Article], template: str, folder: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--squad", type=Path, default=SQUAD)
     parser.add_argument("--articles", type=int, default=6)
     parser.add_argument("--half", choices=("odd", "even"), default="odd")
     parser.add_argument("--templates", default=",".join(TEMPLATES))
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    articles = load(SQUAD, args.half, args.articles)
+    articles = load(args.squad, args.half, args.articles)
     results = [measure(articles, t, args.out / args.half) for t in args.templates.split(",") if t]
     for r in results:
         print(json.dumps(r), flush=True)

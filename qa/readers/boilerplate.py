@@ -6,7 +6,7 @@ newsletter box, the footer's links and copyright line. Nothing repeats across pa
 page-furniture rule of qa/readers/layout.py cannot see it. This is a jusText-style classifier
 (Pomikálek 2011) on the layout's paragraphs, in reading order:
 
-- a paragraph mostly made of links, or a short one in a sidebar, is bad; one without a
+- a paragraph mostly made of web links, or a short one in a sidebar, is bad; one without a
   sentence in it (four words and a full stop) is short; one with a sentence is good from LONG
   characters up, else near-good;
 - near-good ones between bad ones (short and near-good ones skipped, the document's ends
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-LINKED = 0.5  # share of a paragraph's characters under links from which it is navigation
+LINKED = 0.5  # share of a paragraph's characters under web links from which it is navigation
 LONG = 200  # characters from which a paragraph with a sentence is the article's (jusText's)
 _SENTENCE = re.compile(r"\w+[^\s.!?]*(\s+[^\s.!?]+){3,}[.!?][\"'”’)\]]*(\s|$)")
 
@@ -36,7 +36,7 @@ class Piece:
     text: str
     heading: bool
     level: int = 0  # a heading's level, 1 the highest
-    link: float = 0.0  # share of its characters under links
+    link: float = 0.0  # share of its characters under links to web addresses
     page: int | None = None
     aside: bool = False  # printed in a sidebar beside the main column
 
@@ -61,25 +61,20 @@ def boilerplate(pieces: list[Piece]) -> set[int]:
         if first is None:
             return set()
     final = list(kinds)
+    sides = _sides(kinds, skip=("short", "near"))
     for i, kind in enumerate(kinds):
         if kind == "near":
-            sides = _neighbours(kinds, i, skip=("short", "near"))
-            final[i] = "bad" if sides == ("bad", "bad") else "good"
+            final[i] = "bad" if sides[i] == ("bad", "bad") else "good"
+    sides, near = _sides(final, skip=("short", "near")), _sides(kinds, skip=("short",))
     for i, kind in enumerate(kinds):
         if kind == "short":
-            before_, after = _neighbours(final, i, skip=("short", "near"))
-            if before_ == after:
-                final[i] = before_
+            before, after = sides[i]
+            if before == after:
+                final[i] = before
             else:
-                near = _neighbours(kinds, i, skip=("short",))
-                final[i] = "good" if "near" in near else "bad"
+                final[i] = "good" if "near" in near[i] else "bad"
     dropped = {i for i, kind in enumerate(final) if kind == "bad"}
-    for i, piece in enumerate(pieces):
-        if piece.heading:
-            under = _under(pieces, i)
-            if linked[i] or (under and all(j in dropped for j in under)):
-                dropped.add(i)
-    return dropped
+    return dropped | _empty_headings(pieces, linked, dropped)
 
 
 def _kind(piece: Piece, linked: bool) -> str:
@@ -94,22 +89,41 @@ def _kind(piece: Piece, linked: bool) -> str:
     return "good" if len(piece.text) >= LONG else "near"
 
 
-def _neighbours(kinds: list[str], i: int, skip: tuple[str, ...]) -> tuple[str, str]:
-    """The nearest classes before and after `i` that are not headings or in `skip` ("bad" at
-    the document's ends)."""
+def _sides(kinds: list[str], skip: tuple[str, ...]) -> list[tuple[str, str]]:
+    """For each piece, the nearest classes before and after it that are not headings or in
+    `skip` ("bad" at the document's ends)."""
     ignored = ("heading", *skip)
-    before = next((kinds[j] for j in range(i - 1, -1, -1) if kinds[j] not in ignored), "bad")
-    after = next((kinds[j] for j in range(i + 1, len(kinds)) if kinds[j] not in ignored), "bad")
-    return before, after
+    before, after = [], []
+    last = "bad"
+    for kind in kinds:
+        before.append(last)
+        last = kind if kind not in ignored else last
+    last = "bad"
+    for kind in reversed(kinds):
+        after.append(last)
+        last = kind if kind not in ignored else last
+    return list(zip(before, reversed(after)))
 
 
-def _under(pieces: list[Piece], i: int) -> list[int]:
-    """The paragraphs under heading `i`, up to the next heading of its level or higher."""
-    found = []
-    for j in range(i + 1, len(pieces)):
-        if pieces[j].heading:
-            if pieces[j].level <= pieces[i].level:
-                break
-            continue
-        found.append(j)
+def _empty_headings(pieces: list[Piece], linked: list[bool], dropped: set[int]) -> set[int]:
+    """Headings that are links, or all of whose paragraphs (up to the next heading of their
+    level or higher) are dropped."""
+    found = set()
+    end = {level: len(pieces) for level in range(1, 8)}  # next heading at or above a level
+    paragraphs = kept = 0  # paragraphs, and kept ones, from the end back to here
+    counts_at: dict[int, tuple[int, int]] = {len(pieces): (0, 0)}
+    for i in range(len(pieces) - 1, -1, -1):
+        piece = pieces[i]
+        if piece.heading:
+            level = min(max(piece.level, 1), 7)
+            stop_paragraphs, stop_kept = counts_at[end[level]]
+            under, under_kept = paragraphs - stop_paragraphs, kept - stop_kept
+            if linked[i] or (under and not under_kept):
+                found.add(i)
+            for at in range(level, 8):
+                end[at] = i
+        else:
+            paragraphs += 1
+            kept += i not in dropped
+        counts_at[i] = (paragraphs, kept)
     return found

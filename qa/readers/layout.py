@@ -60,7 +60,7 @@ class Run:
     bold: bool
     text: str
     first_word: float  # width of the run's first word
-    link: float = 0.0  # share of its width under a link of the page
+    link: float = 0.0  # share of its width under a link to a web address
     key: str = field(init=False)  # text with digits folded, to compare across pages
 
     def __post_init__(self) -> None:
@@ -335,10 +335,12 @@ def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> lis
     if marked or inserted:  # headings by type that no bookmark names go below the outline
         deepest = max(m.level for m in outline or [])
         level = {style: min(6, deepest + n) for style, n in level.items()}
+    before: dict[int, list[Block]] = {}  # headings of bookmarks printed nowhere, by position
+    for i, mark in inserted:
+        before.setdefault(i, []).append(Block("heading", mark.title, mark.level, mark.page))
     result = []
     for i, (first, text, style) in enumerate(found):
-        for _, mark in (m for m in inserted if m[0] == i):
-            result.append(Block("heading", mark.title, mark.level, mark.page))
+        result += before.get(i, [])
         if i in furniture:
             continue
         if i in marked:
@@ -349,9 +351,7 @@ def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> lis
             result.append(Block("item", text[bullet.end() :], 0, first.page))
         else:
             result.append(Block("paragraph", text, 0, first.page))
-    for _, mark in (m for m in inserted if m[0] == len(found)):
-        result.append(Block("heading", mark.title, mark.level, mark.page))
-    return result
+    return result + before.get(len(found), [])
 
 
 def _leading(lines: list[Line]) -> float:

@@ -45,27 +45,29 @@ def place(
 ) -> tuple[dict[int, int], list[tuple[int, Bookmark]]]:
     """For each spot that is a bookmark's heading, its level; and the bookmarks printed nowhere
     on their page, each with the index of the spot it goes before (len(spots): at the end)."""
+    on_page: dict[int, list[int]] = {}
+    for i, spot in enumerate(spots):
+        on_page.setdefault(spot.page, []).append(i)
+    keys: dict[int, str] = {}
     levels: dict[int, int] = {}
     inserted: list[tuple[int, Bookmark]] = []
     for mark in bookmarks:
         key = _key(mark.title)
         if not key:
             continue
+        here = on_page.get(mark.page, [])
         same = [
-            i for i, s in enumerate(spots)
-            if s.page == mark.page and i not in levels and _key(s.text) == key
-        ]  # fmt: skip
+            i for i in here if i not in levels and keys.setdefault(i, _key(spots[i].text)) == key
+        ]
         if same:
-            target = mark.y
-            best = min(same, key=lambda i: abs(spots[i].y - target) if target is not None else i)
+            y = mark.y
+            best = min(same, key=lambda i: abs(spots[i].y - y) if y is not None else i)
             levels[best] = min(MAX_LEVEL, mark.level)
             continue
-        after = next(
-            (
-                i for i, s in enumerate(spots)
-                if (s.page, s.y) >= (mark.page, (mark.y or 0.0) - 2.0)
-            ),
-            len(spots),
-        )  # fmt: skip
+        top = (mark.y or 0.0) - 2.0
+        after = next((i for i in here if spots[i].y >= top), None)
+        if after is None:  # the first paragraph of a later page
+            later = [on_page[p][0] for p in on_page if p > mark.page]
+            after = min(later, default=len(spots))
         inserted.append((after, mark))
     return levels, inserted

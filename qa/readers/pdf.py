@@ -114,11 +114,15 @@ def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
 
 
 def _links(page: pdfium.PdfPage, height: float) -> list[tuple[float, float, float, float]]:
-    """(left, right, top, bottom) of the page's links (a printed web page's navigation,
-    table of contents, related links and footer are made of them), top-down."""
+    """(left, right, top, bottom) of the page's links to web addresses (a printed web page's
+    navigation, related links and footer are made of them; links within the document, as a
+    LaTeX table of contents has, are not), top-down."""
     found = []
     position, link, rect = ctypes.c_int(0), pdfium_c.FPDF_LINK(), pdfium_c.FS_RECTF()
     while pdfium_c.FPDFLink_Enumerate(page.raw, ctypes.byref(position), ctypes.byref(link)):
+        action = pdfium_c.FPDFLink_GetAction(link)
+        if not action or pdfium_c.FPDFAction_GetType(action) != pdfium_c.PDFACTION_URI:
+            continue
         if pdfium_c.FPDFLink_GetAnnotRect(link, rect):
             top, bottom = sorted((height - rect.top, height - rect.bottom))
             found.append((min(rect.left, rect.right), max(rect.left, rect.right), top, bottom))
