@@ -8,14 +8,18 @@ statistics of the document itself (no rule knows any particular generator's stri
   the same height on other pages (digits ignored, so "3/9" and "4/9" are one), and edge rows
   made of a page number, a date or a URL with only smaller type beside them;
 - columns are found per page as vertical gutters that (almost) no run crosses; the runs that
-  do cross (a title over two columns) cut the page into bands read top to bottom, each band
-  column by column;
+  do cross (a title or abstract over two columns) cut the page into bands read top to bottom,
+  each band column by column; a narrow column of a few lines beside full lines of text is a
+  sidebar, read after the page's text, which runs on past it;
 - lines become paragraphs: a new paragraph starts where the line gap grows, the type changes,
   the line is indented, or the previous line stopped short although the next word would have
   fitted on it (so a paragraph continues across columns and pages); wrapped lines are joined
   with a space, and a line-end hyphen is dropped only where it splits a word;
 - short lines in a larger or bold type are headings, levelled by type size; a paragraph that
-  starts with a bullet glyph is a list item.
+  starts with a bullet glyph is a list item;
+- a printed web page's navigation, banners, link lists and footer are dropped
+  (qa/readers/boilerplate.py), and the PDF's outline, if it has one, gives the sections
+  (qa/readers/outline.py).
 """
 
 from __future__ import annotations

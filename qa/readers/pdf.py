@@ -26,6 +26,9 @@ from qa.readers.outline import MAX_LEVEL, Bookmark
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
 # justified text, stay below it; runs of one column are put back together by the layout.
 RUN_GAP = 0.8
+# Links and bookmarks read at most (a file with millions of them costs no more than this).
+MAX_LINKS = 5000  # per page
+MAX_BOOKMARKS = 10000
 # A gap without a space character wider than this share of the glyph height is a word space.
 WORD_GAP = 0.15
 _LIGATURES = str.maketrans(
@@ -81,8 +84,10 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark]]:
 
 def _outline(pdf: pdfium.PdfDocument, heights: list[float]) -> list[Bookmark]:
     """The bookmarks that lead to a page of the document, with the top of their view."""
-    found = []
+    found: list[Bookmark] = []
     for mark in pdf.get_toc(max_depth=MAX_LEVEL):
+        if len(found) >= MAX_BOOKMARKS:
+            break
         title = " ".join(mark.get_title().split())
         dest = mark.get_dest()
         index = dest.get_index() if dest else None
@@ -119,7 +124,9 @@ def _links(page: pdfium.PdfPage, height: float) -> list[tuple[float, float, floa
     LaTeX table of contents has, are not), top-down."""
     found = []
     position, link, rect = ctypes.c_int(0), pdfium_c.FPDF_LINK(), pdfium_c.FS_RECTF()
-    while pdfium_c.FPDFLink_Enumerate(page.raw, ctypes.byref(position), ctypes.byref(link)):
+    while len(found) < MAX_LINKS and pdfium_c.FPDFLink_Enumerate(
+        page.raw, ctypes.byref(position), ctypes.byref(link)
+    ):
         action = pdfium_c.FPDFLink_GetAction(link)
         if not action or pdfium_c.FPDFAction_GetType(action) != pdfium_c.PDFACTION_URI:
             continue
