@@ -201,7 +201,8 @@ def _gutters(runs: list[Run], body: float) -> tuple[list[float], set[int]]:
         return gutters, asides
     narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
     gutters, asides = _scan(runs, narrow, left, width, body)
-    crossing = [any(r.x0 < g < r.x1 for g in gutters) for r in sorted(runs, key=lambda r: r.y0)]
+    # Rows, not runs: a justified line may be cut into runs at its widest word spaces.
+    crossing = [any(r.x0 < g < r.x1 for r in row for g in gutters) for row in _rows(runs)]
     bands = sum(c and not p for p, c in zip([False, *crossing], crossing))
     return (gutters, asides) if bands <= 2 else ([], set())
 
