@@ -34,4 +34,7 @@ def test_a_printed_web_pages_furniture_goes_and_its_article_stays() -> None:
 
 def test_a_document_without_navigation_keeps_everything() -> None:
     assert boilerplate(page(0.0)) == set()
+    references = [Piece("Otters", True, 1), Piece(LONG, False), Piece("Otter 1", False)]
+    references += [Piece(f"https://example.org/{n}", False, link=1.0) for n in range(3)]
+    assert boilerplate(references) == set()  # web addresses below the text: not a menu
     assert boilerplate([Piece(text, False, link=1.0) for text in ("Home", "Maps")]) == set()

@@ -15,8 +15,9 @@ page-furniture rule of qa/readers/layout.py cannot see it. This is a jusText-sty
 - everything but headings above the article's title (the first of the first page's highest
   headings) is bad, and so is a heading that is a link or all of whose paragraphs are.
 
-It only applies where the document has navigation, at least two paragraphs that are links or
-in a sidebar: a PDF that is not a printed web page keeps every paragraph.
+It only applies where the document has navigation, a paragraph of links above its first good
+paragraph and another one (or a sidebar) anywhere: a PDF that is not a printed web page (a
+paper whose references are web addresses, say) keeps every paragraph.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def boilerplate(pieces: list[Piece]) -> set[int]:
         return set()  # no navigation: not a printed web page
     kinds = [_kind(p, link) for p, link in zip(pieces, linked)]
     first = next((i for i, k in enumerate(kinds) if k == "good"), None)
-    if first is None:
-        return set()  # no article found: keep it all
+    if first is None or not any(linked[:first]):
+        return set()  # no article found, or no menu above it (a paper's list of URLs): keep all
     headings = [i for i, p in enumerate(pieces) if p.heading and p.page == pieces[0].page]
     if headings:  # the title: the first of the first page's highest headings
         top = min(pieces[i].level for i in headings)
