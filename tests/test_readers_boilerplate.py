@@ -38,3 +38,11 @@ def test_a_document_without_navigation_keeps_everything() -> None:
     references += [Piece(f"https://example.org/{n}", False, link=1.0) for n in range(3)]
     assert boilerplate(references) == set()  # web addresses below the text: not a menu
     assert boilerplate([Piece(text, False, link=1.0) for text in ("Home", "Maps")]) == set()
+
+
+def test_a_long_paragraph_above_the_title_stays_unless_it_is_partly_links() -> None:
+    pieces = page(1.0)
+    for link, kept in ((0.0, True), (0.3, False)):
+        intro = [Piece(LONG.replace("Otters", "Beavers"), False, link=link, page=1)]
+        dropped = boilerplate(pieces[:1] + intro + pieces[1:])
+        assert (1 not in dropped) is kept

@@ -12,8 +12,9 @@ page-furniture rule of qa/readers/layout.py cannot see it. This is a jusText-sty
 - near-good ones between bad ones (short and near-good ones skipped, the document's ends
   counting as bad) are bad, others good; a short one takes its neighbours' class where they
   agree, and where they differ is good only beside a near-good one;
-- everything but headings above the article's title (the first of the first page's highest
-  headings) is bad, and so is a heading that is a link or all of whose paragraphs are.
+- above the article's title (the first of the first page's highest headings) all but headings
+  and long paragraphs with few links is bad, and so is a heading that is a link or all of
+  whose paragraphs are.
 
 It only applies where the document has navigation, a paragraph of links above its first good
 paragraph and another one (or a sidebar) anywhere: a PDF that is not a printed web page (a
@@ -26,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 LINKED = 0.5  # share of a paragraph's characters under web links from which it is navigation
+DENSE = 0.2  # share of links from which a long paragraph above the title is furniture (jusText's)
 LONG = 200  # characters from which a paragraph with a sentence is the article's (jusText's)
 _SENTENCE = re.compile(r"\w+[^\s.!?]*(\s+[^\s.!?]+){3,}[.!?][\"'”’)\]]*(\s|$)")
 
@@ -55,8 +57,8 @@ def boilerplate(pieces: list[Piece]) -> set[int]:
     if headings:  # the title: the first of the first page's highest headings
         top = min(pieces[i].level for i in headings)
         title = next(i for i in headings if pieces[i].level == top)
-        for i in range(title):
-            if not pieces[i].heading:
+        for i in range(title):  # above the title: a long paragraph stays unless part links
+            if kinds[i] != "heading" and (kinds[i] != "good" or pieces[i].link >= DENSE):
                 kinds[i] = "bad"
         first = next((i for i, k in enumerate(kinds) if k == "good"), None)
         if first is None:
