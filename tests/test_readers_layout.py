@@ -98,3 +98,48 @@ def test_bulleted_lines_are_list_items_without_their_bullet() -> None:
         ("item", "fish"),
         ("item", "crabs"),
     ]
+
+
+def test_columns_under_a_one_column_abstract_are_not_interleaved() -> None:
+    # A full-width abstract of many lines above two columns: it crosses the gutter on every
+    # line, which must not hide the gutter below it.
+    abstract = wrapped(1, 60, [f"abstract line {i} runs the whole width" for i in range(10)])
+    left = [line(1, 220 + 14 * i, f"left {i} words here", x0=50, x1=290) for i in range(20)]
+    right = [line(1, 220 + 14 * i, f"right {i} words here", x0=310, x1=550) for i in range(20)]
+    found = blocks([abstract + right + left])
+    assert [b.text for b in found] == [
+        " ".join(f"abstract line {i} runs the whole width" for i in range(10)),
+        " ".join(f"left {i} words here" for i in range(20))
+        + " "
+        + " ".join(f"right {i} words here" for i in range(20)),
+    ]
+
+
+def test_a_ragged_paragraph_whose_longest_lines_end_alike_is_not_justified() -> None:
+    # Ragged right: two lines happen to end at the edge and one goes past it. The fourth stops
+    # short only because its next word ("considerable", ~72 wide) would not have fitted.
+    ends = [548.0, 549.0, 552.0, 530.0]
+    texts = ["A ragged paragraph of", "five lines whose ends", "vary with words", "it goes and a"]
+    runs = [line(1, 60 + 14 * i, t, x1=x) for i, (t, x) in enumerate(zip(texts, ends))]
+    runs.append(line(1, 60 + 14 * 4, "considerable last line.", x1=400))
+    assert [b.text for b in blocks([runs])] == [" ".join(texts) + " considerable last line."]
+
+
+def test_a_sidebar_beside_the_article_is_neither_interleaved_nor_kept() -> None:
+    # A printed web page: the article's lines fill x 50-400, a sidebar of links and a
+    # newsletter box stands at x 430-540 on the same line grid; the article's paragraph runs
+    # on to page 2, past the sidebar.
+    words = "the otters of the river came back to the old mill this spring and"
+    article = [line(1, 60 + 14 * i, f"{words} {i}", x1=400) for i in range(30)]
+    side = ["Recent posts", "Otter maps", "Holt guide", "Spraint survey", "Newsletter",
+            "New posts by mail.", "Your email", "Subscribe"]  # fmt: skip
+    sidebar = [line(1, 60 + 14 * i, t, x0=430, x1=540) for i, t in enumerate(side)]
+    for run in sidebar[1:4]:
+        run.link = 1.0
+    nav = [line(1, 20, "Home Rivers", x1=150)]
+    nav[0].link = 1.0
+    title = [line(1, 40, "Otters", x1=120, size=20)]
+    end = wrapped(2, 60, [f"{words} 30", "and so it ends."])
+    found = blocks([nav + title + article + sidebar, end])
+    text = " ".join(f"{words} {i}" for i in range(31)) + " and so it ends."
+    assert [(b.kind, b.text) for b in found] == [("heading", "Otters"), ("paragraph", text)]

@@ -17,10 +17,12 @@ import pytest
 from playwright.sync_api import Browser
 
 from qa.documents import UnreadableError, load_documents
+from qa.paragraphs import split_paragraphs
 from qa.readers.blocks import Block
 from qa.readers.pdf import read
 from tests import test_browser
 from tests.conftest import write
+from tests.formats import PDF_PAGES, make_pdf
 from tests.test_browser import CHROMIUM
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
@@ -70,7 +72,8 @@ def pdf(browser: Browser):  # noqa: ANN201
     page = browser.new_page()
 
     def render(body: str, title: str = "", css: str = "", header: str = "", footer: str = "",
-               margin: str = "0.8in", default_furniture: bool = False) -> bytes:  # fmt: skip
+               margin: str = "0.8in", default_furniture: bool = False,
+               outline: bool = False) -> bytes:  # fmt: skip
         style = f"body{{font:12pt serif;margin:0}} p{{text-align:justify}} {css}"
         page.set_content(f"<title>{html.escape(title)}</title><style>{style}</style>{body}")
         if default_furniture:  # Chromium's own header and footer: date, title, URL, n/N
@@ -78,6 +81,8 @@ def pdf(browser: Browser):  # noqa: ANN201
             page.set_content(f"<title>{html.escape(title)}</title><style>{style}</style>{body}")
         furniture = default_furniture or bool(header or footer)
         options: dict = {"format": "Letter", "print_background": True}
+        if outline:  # bookmarks from the headings, as Chromium's --generate-pdf-document-outline
+            options |= {"outline": True, "tagged": True}
         options["margin"] = dict.fromkeys(("top", "bottom", "left", "right"), margin)
         if furniture:
             options["display_header_footer"] = True
@@ -214,3 +219,78 @@ def test_a_pdf_without_text_is_skipped_with_a_clear_reason(pdf, tmp_path: Path) 
     assert reasons["scan.pdf"].startswith("PDF has no text layer")
     assert reasons["locked.pdf"] == "PDF is encrypted (password-protected)"
     assert reasons["broken.pdf"].startswith("not a readable PDF")
+
+
+def test_two_columns_under_a_one_column_abstract_in_ragged_type(pdf) -> None:  # noqa: ANN001
+    # A full-width title and abstract above two columns, ragged right: the columns are read one
+    # after the other, and the abstract's lines are not taken for justified ones.
+    abstract, *paras = paragraphs(13, seed=7)
+    body = (
+        f"<h1>Otters Above and Below</h1><p>{abstract} {abstract}</p>"
+        "<div>" + "".join(f"<p>{p}</p>" for p in paras) + "</div>"
+    )
+    css = "p{text-align:left} div{column-count:2;column-gap:0.4in}"
+    found = read(pdf(body, css=css, header=HEADER, footer=FOOTER)).blocks
+    assert text_blocks(found) == [f"{abstract} {abstract}", *paras]
+    assert_no_furniture(found, FURNITURE)
+
+
+def test_a_printed_web_pages_navigation_banner_links_and_footer_are_not_paragraphs(pdf) -> None:  # noqa: ANN001
+    # An article page as a browser prints it: a site header with its menu, a cookie banner,
+    # breadcrumbs, related links and a footer, each printed once (nothing repeats on pages).
+    paras = paragraphs(6, seed=8)
+    links = "".join(
+        f"<a href='https://example.org/{w}'>{w}</a> " for w in ("Home", "Rivers", "Maps")
+    )
+    related = "".join(
+        f"<li><a href='https://example.org/r{i}'>Otter story number {i}</a></li>" for i in range(4)
+    )
+    body = (
+        f"<header><a href='https://example.org/'>Riverside Gazette</a> <nav>{links}</nav></header>"
+        "<div style='border:1px solid;font-size:11pt'>This site uses cookies to measure how it is"
+        " read. <button>Accept</button> <button>Settings</button></div>"
+        f"<nav>{links}</nav><h1>Otters Return</h1>"
+        + "".join(f"<p>{p}</p>" for p in paras)
+        + f"<h2>More stories</h2><ul>{related}</ul>"
+        "<footer><p>© 2025 Riverside Gazette Ltd. All rights reserved.</p>" + links + "</footer>"
+    )
+    found = read(pdf(body, css="p{text-align:left}")).blocks
+    assert [(b.kind, b.text) for b in found] == [("heading", "Otters Return")] + [
+        ("paragraph", p) for p in paras
+    ]
+
+
+def test_the_outline_gives_the_sections(pdf, tmp_path: Path) -> None:  # noqa: ANN001
+    # The h3 headings are printed like the body text: only the bookmarks say they are headings.
+    paras = paragraphs(4, seed=9)
+    body = "<h1>Otter Atlas</h1>" + "".join(
+        (f"<h2>Region {i // 2}</h2>" if i % 2 == 0 else "<h3>Quiet reach</h3>") + f"<p>{p}</p>"
+        for i, p in enumerate(paras)
+    )
+    css = "h3{font:12pt serif;margin:0}"
+    plain = read(pdf(body, css=css)).blocks
+    assert [b.text for b in plain if b.kind == "heading"] == ["Otter Atlas", "Region 0", "Region 1"]
+    write(tmp_path, "atlas.pdf", pdf(body, css=css, outline=True))
+    (document,), _ = load_documents(tmp_path)
+    assert [(p.section, p.text) for p in split_paragraphs(document)] == [
+        ("Otter Atlas › Region 0", paras[0]),
+        ("Otter Atlas › Region 0 › Quiet reach", paras[1]),
+        ("Otter Atlas › Region 1", paras[2]),
+        ("Otter Atlas › Region 1 › Quiet reach", paras[3]),
+    ]
+
+
+def test_a_bookmark_printed_nowhere_is_the_section_of_what_follows_its_destination() -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PDF_PAGES))))
+    writer.add_outline_item(title="Eruption", page_number=0)
+    writer.add_outline_item(title="Aftermath", page_number=1)
+    out = io.BytesIO()
+    writer.write(out)
+    found = read(out.getvalue()).blocks
+    lines = [" ".join(lines) for lines in PDF_PAGES]
+    assert [(b.kind, b.text, b.page) for b in found] == [
+        ("heading", "Eruption", 1), ("paragraph", lines[0], 1),
+        ("heading", "Aftermath", 2), ("paragraph", lines[1], 2), ("paragraph", lines[2], 3),
+    ]  # fmt: skip

@@ -8,14 +8,18 @@ statistics of the document itself (no rule knows any particular generator's stri
   the same height on other pages (digits ignored, so "3/9" and "4/9" are one), and edge rows
   made of a page number, a date or a URL with only smaller type beside them;
 - columns are found per page as vertical gutters that (almost) no run crosses; the runs that
-  do cross (a title over two columns) cut the page into bands read top to bottom, each band
-  column by column;
+  do cross (a title or abstract over two columns) cut the page into bands read top to bottom,
+  each band column by column; a narrow column of a few lines beside full lines of text is a
+  sidebar, read after the page's text, which runs on past it;
 - lines become paragraphs: a new paragraph starts where the line gap grows, the type changes,
   the line is indented, or the previous line stopped short although the next word would have
   fitted on it (so a paragraph continues across columns and pages); wrapped lines are joined
   with a space, and a line-end hyphen is dropped only where it splits a word;
 - short lines in a larger or bold type are headings, levelled by type size; a paragraph that
-  starts with a bullet glyph is a list item.
+  starts with a bullet glyph is a list item;
+- a printed web page's navigation, banners, link lists and footer are dropped
+  (qa/readers/boilerplate.py), and the PDF's outline, if it has one, gives the sections
+  (qa/readers/outline.py).
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qa.readers.blocks import Block
+from qa.readers.boilerplate import Piece, boilerplate
+from qa.readers.outline import Bookmark, Spot, place
 
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
 HEADING_MAX_WORDS = 20
+SPANNING = 0.6  # a run wider than this share of the page's text width spans its columns
 FLUSH = 0.1  # a line ending this close to the column's right edge (over glyph height) is flush
 SOFT_HYPHENS = "\u00ad\u2010"  # a discretionary hyphen (U+00AD; Chromium prints it as U+2010)
 _PAGE_NUMBER = re.compile(
@@ -57,6 +64,7 @@ class Run:
     bold: bool
     text: str
     first_word: float  # width of the run's first word
+    link: float = 0.0  # share of its width under a link to a web address
     key: str = field(init=False)  # text with digits folded, to compare across pages
 
     def __post_init__(self) -> None:
@@ -82,6 +90,7 @@ class Line:
         self.left = self.right = 0.0  # the column's usual left edge and its right edge
         self.justified = False  # most lines of the column end flush right
         self.fresh = False  # first line of a column (or band, or page): no line above it
+        self.aside = False  # in a sidebar beside the page's main column
 
 
 def body_size(runs: list[Run]) -> float:
@@ -146,7 +155,7 @@ def _printed_by_the_page(row: list[Run], body: float) -> bool:
 
 def columns(runs: list[Run], body: float) -> list[list[Line]]:
     """The page's lines in reading order, as columns (each a list of lines, top to bottom)."""
-    gutters = _gutters(runs, body) if runs else []
+    gutters, asides = _gutters(runs, body) if runs else ([], set())
     if not gutters:
         return [_lines(runs)] if runs else []
     order: list[list[Line]] = []
@@ -155,37 +164,63 @@ def columns(runs: list[Run], body: float) -> list[list[Line]]:
     for run in sorted(runs, key=lambda r: r.y0):
         crosses = any(run.x0 < g < run.x1 for g in gutters)
         if crosses != spanning and buffer:  # a band ends: read it column by column
-            order += _band(buffer, gutters) if not spanning else [_lines(buffer)]
+            order += _band(buffer, gutters, asides) if not spanning else [_lines(buffer)]
             buffer = []
         spanning = crosses
         buffer.append(run)
-    order += _band(buffer, gutters) if not spanning else [_lines(buffer)]
+    order += _band(buffer, gutters, asides) if not spanning else [_lines(buffer)]
     return order
 
 
-def _band(runs: list[Run], gutters: list[float]) -> list[list[Line]]:
+def _band(runs: list[Run], gutters: list[float], asides: set[int]) -> list[list[Line]]:
     cols: list[list[Run]] = [[] for _ in range(len(gutters) + 1)]
     for r in runs:
         cols[sum((r.x0 + r.x1) / 2 > g for g in gutters)].append(r)
-    return [_lines(c) for c in cols if c]
+    found = []
+    for i, c in enumerate(cols):
+        if c:
+            found.append(_lines(c))
+            for ln in found[-1]:
+                ln.aside = i in asides
+    return found
 
 
-def _gutters(runs: list[Run], body: float) -> list[float]:
+def _gutters(runs: list[Run], body: float) -> tuple[list[float], set[int]]:
     """x positions of gutters between columns: no more than a few runs cross them and each
-    side holds a good share of the page's text."""
+    side holds a good share of the page's text (or the smaller side is a sidebar). Failing
+    that, runs wider than SPANNING of the text's width are left out of the count, as long as
+    those that cross the gutters lie in a few bands: a one-column title or abstract above the
+    columns, however many lines it has, makes a band of its own. Also: which columns are
+    sidebars."""
     left, right = min(r.x0 for r in runs), max(r.x1 for r in runs)
     width = right - left
     if width < 10 * body or len(runs) < 6:
-        return []
+        return [], set()
+    gutters, asides = _scan(runs, runs, left, width, body)
+    if gutters:
+        return gutters, asides
+    narrow = [r for r in runs if r.x1 - r.x0 < SPANNING * width]
+    gutters, asides = _scan(runs, narrow, left, width, body)
+    # Rows, not runs: a justified line may be cut into runs at its widest word spaces.
+    crossing = [any(r.x0 < g < r.x1 for r in row for g in gutters) for row in _rows(runs)]
+    bands = sum(c and not p for p, c in zip([False, *crossing], crossing))
+    return (gutters, asides) if bands <= 2 else ([], set())
+
+
+def _scan(
+    runs: list[Run], counted: list[Run], left: float, width: float, body: float
+) -> tuple[list[float], set[int]]:
+    """Gutters that at most a twentieth of the `counted` runs cross."""
     step = max(1.0, body / 4)
     bins = int(width / step) + 1
     cover = [0] * bins
-    for r in runs:
+    for r in counted:
         for b in range(int((r.x0 - left) / step), min(bins, int((r.x1 - left) / step) + 1)):
             cover[b] += 1
-    allowed = max(1, len(runs) // 20)
+    allowed = max(1, len(counted) // 20)
     total = sum(len(r.text) for r in runs)
     gutters: list[float] = []
+    asides: set[int] = set()  # columns that are sidebars
     lo, hi = int(0.15 * bins), int(0.85 * bins)
     b = lo
     while b < hi:
@@ -198,12 +233,39 @@ def _gutters(runs: list[Run], body: float) -> list[float]:
         x = left + (b + end + 1) / 2 * step
         gap = (end - b + 1) * step
         start = gutters[-1] if gutters else left
-        before = sum(len(r.text) for r in runs if start <= r.x0 and r.x1 <= x)
-        after = sum(len(r.text) for r in runs if r.x0 >= x)
-        if gap >= 0.5 * body and min(before, after) >= 0.15 * total:
-            gutters.append(x)
+        left_side = [r for r in runs if start <= r.x0 and r.x1 <= x]
+        right_side = [r for r in runs if r.x0 >= x]
+        before = sum(len(r.text) for r in left_side)
+        after = sum(len(r.text) for r in right_side)
+        if gap >= 0.5 * body:
+            shared = min(before, after) >= 0.15 * total
+            aside = None if shared else _sidebar(left_side, right_side, total)
+            if aside is not None:
+                asides.add(len(gutters) + aside)
+            if shared or aside is not None:
+                gutters.append(x)
         b = end + 1
-    return gutters
+    return gutters, asides
+
+
+def _sidebar(left: list[Run], right: list[Run], total: int) -> int | None:
+    """Whether the smaller side is a column of its own though it holds little of the page's
+    text (a web page's sidebar or menu beside its article): a few lines, beside a column of
+    full lines of text or at heights where the other side prints nothing (the cells of a
+    table's rows, or dates set right of a line, share their rows with short pieces of text).
+    0 if it is the left side, 1 if the right one, None if it is no column."""
+    side = int(sum(len(r.text) for r in right) < sum(len(r.text) for r in left))
+    small, large = (right, left) if side else (left, right)
+    if len(small) < 5 or not large or sum(len(r.text) for r in small) < 0.03 * total:
+        return None
+    beside = sum(any(abs(r.middle - o.middle) < 0.3 * r.size for o in large) for r in small)
+    if beside <= 0.3 * len(small):
+        return side
+    top, bottom = min(r.y0 for r in small), max(r.y1 for r in small)
+    level = [r for r in large if r.y1 > top and r.y0 < bottom]
+    extent = max(r.x1 for r in large) - min(r.x0 for r in large)
+    full = sum(r.x1 - r.x0 >= 0.7 * extent for r in level)
+    return side if len(level) >= 5 and full >= 0.75 * len(level) else None
 
 
 def _lines(runs: list[Run]) -> list[Line]:
@@ -222,7 +284,9 @@ def _lines(runs: list[Run]) -> list[Line]:
         # The right edge most lines reach: one wider stray line does not move it.
         ends = sorted(ln.x1 for ln in result)
         right = ends[int(0.9 * (len(ends) - 1))] if len(ends) > 3 else ends[-1]
-        flush = [ln for ln in result if ln.x1 >= right - FLUSH * ln.size]
+        # Flush: ending at that edge, not past it (lines past it are the widest of ragged
+        # text, which would count as flush however ragged the rest is).
+        flush = [ln for ln in result if abs(ln.x1 - right) <= FLUSH * ln.size]
         justified = len(result) >= 4 and len(flush) >= 0.6 * len(result)
         for ln in result:
             ln.left, ln.right, ln.justified = left, right, justified
@@ -234,8 +298,9 @@ def _overlap(run: Run, line: list[Run]) -> float:
     return min(run.y1, y1) - max(run.y0, y0)
 
 
-def blocks(pages: list[list[Run]]) -> list[Block]:
-    """The document's blocks in reading order, from each page's runs."""
+def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> list[Block]:
+    """The document's blocks in reading order, from each page's runs (and the sections of its
+    outline, if it has one: qa/readers/outline.py)."""
     body = body_size([r for runs in pages for r in runs])
     lines = [ln for runs in drop_furniture(pages, body) for c in columns(runs, body) for ln in c]
     if not lines:
@@ -243,30 +308,55 @@ def blocks(pages: list[list[Run]]) -> list[Block]:
     body_bold = Counter(ln.bold for ln in lines).most_common(1)[0][0]
     leading = _leading(lines)
     groups: list[list[Line]] = []
+    last: dict[bool, list[Line]] = {}  # the last group of the main text, and of the sidebars
     for line in lines:
-        if groups and _continues(groups[-1][-1], line, leading):
-            groups[-1].append(line)
+        group = last.get(line.aside)
+        if group and _continues(group[-1], line, leading):
+            group.append(line)  # a paragraph goes on past a sidebar printed beside it
         else:
             groups.append([line])
+            last[line.aside] = groups[-1]
     vocabulary = _vocabulary(lines)
     found: list[tuple[Line, str, tuple[float, bool] | None]] = []  # first line, text, style
+    links: list[float] = []  # share of each group's characters under web links
     for group in groups:
         first, text = group[0], _join([ln.text for ln in group], vocabulary)
         large = first.size >= HEADING_RATIO * body or (first.bold and not body_bold)
         heading = large and len(text.split()) <= HEADING_MAX_WORDS and len(group) <= 3
         found.append((first, text, (round(first.size * 2) / 2, first.bold) if heading else None))
+        runs = [r for ln in group for r in ln.runs]
+        links.append(
+            sum(r.link * len(r.text) for r in runs) / max(1, sum(len(r.text) for r in runs))
+        )
     # Heading levels by type: the largest is 1, bold before regular at one size.
     styles = sorted({style for _, _, style in found if style}, reverse=True)
     level = {style: min(6, i + 1) for i, style in enumerate(styles)}
+    pieces = [
+        Piece(text, style is not None, level[style] if style else 0, link, first.page, first.aside)
+        for (first, text, style), link in zip(found, links)
+    ]
+    furniture = boilerplate(pieces)
+    marked, inserted = place(outline or [], [Spot(f.page, f.y0, text) for f, text, _ in found])
+    if marked or inserted:  # headings by type that no bookmark names go below the outline
+        deepest = max(m.level for m in outline or [])
+        level = {style: min(6, deepest + n) for style, n in level.items()}
+    before: dict[int, list[Block]] = {}  # headings of bookmarks printed nowhere, by position
+    for i, mark in inserted:
+        before.setdefault(i, []).append(Block("heading", mark.title, mark.level, mark.page))
     result = []
-    for first, text, style in found:
-        if style:
+    for i, (first, text, style) in enumerate(found):
+        result += before.get(i, [])
+        if i in furniture:
+            continue
+        if i in marked:
+            result.append(Block("heading", text, marked[i], first.page))
+        elif style:
             result.append(Block("heading", text, level[style], first.page))
         elif bullet := _BULLET.match(text):  # a list item; its bullet glyph is not text
             result.append(Block("item", text[bullet.end() :], 0, first.page))
         else:
             result.append(Block("paragraph", text, 0, first.page))
-    return result
+    return result + before.get(len(found), [])
 
 
 def _leading(lines: list[Line]) -> float:

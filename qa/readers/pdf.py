@@ -10,6 +10,7 @@ geometry is turned into blocks by qa/readers/layout.py.
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 import threading
 from collections import Counter
@@ -19,11 +20,15 @@ import pypdfium2.raw as pdfium_c
 
 from qa.readers.blocks import Parsed, UnreadableError
 from qa.readers.layout import Run, blocks
+from qa.readers.outline import MAX_LEVEL, Bookmark
 
 # A gap between two glyphs of one printed line wider than this share of their height ends a
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
 # justified text, stay below it; runs of one column are put back together by the layout.
 RUN_GAP = 0.8
+# Links and bookmarks read at most (a file with millions of them costs no more than this).
+MAX_LINKS = 5000  # per page
+MAX_BOOKMARKS = 10000
 # A gap without a space character wider than this share of the glyph height is a word space.
 WORD_GAP = 0.15
 _LIGATURES = str.maketrans(
@@ -47,10 +52,10 @@ _NOT_A_TITLE = re.compile(
 def read(data: bytes) -> Parsed:
     """The blocks and title of a PDF; UnreadableError if it has no text to read."""
     with _PDFIUM:
-        pages, title = _extract(data)
+        pages, title, outline = _extract(data)
     if not any(pages):
         raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
-    found = blocks(pages)
+    found = blocks(pages, outline)
     if not _NOT_A_TITLE.match(title):
         return Parsed(found, title)
     first = next((b for b in found if b.kind == "heading"), None)
@@ -60,8 +65,8 @@ def read(data: bytes) -> Parsed:
     return Parsed(found, first.text if large and first else None)
 
 
-def _extract(data: bytes) -> tuple[list[list[Run]], str]:
-    """Each page's runs, and the metadata title."""
+def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark]]:
+    """Each page's runs, the metadata title and the outline."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -69,20 +74,82 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str]:
             raise UnreadableError("PDF is encrypted (password-protected)") from e
         raise UnreadableError(f"not a readable PDF ({e})") from e
     try:
+        heights = [pdf.get_page_size(i)[1] for i in range(len(pdf))]
         pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
-        return pages, " ".join((pdf.get_metadata_value("Title") or "").split())
+        title = " ".join((pdf.get_metadata_value("Title") or "").split())
+        return pages, title, _outline(pdf, heights)
     finally:
         pdf.close()
+
+
+def _outline(pdf: pdfium.PdfDocument, heights: list[float]) -> list[Bookmark]:
+    """The bookmarks that lead to a page of the document, with the top of their view."""
+    found: list[Bookmark] = []
+    for mark in pdf.get_toc(max_depth=MAX_LEVEL):
+        if len(found) >= MAX_BOOKMARKS:
+            break
+        title = " ".join(mark.get_title().split())
+        dest = mark.get_dest()
+        index = dest.get_index() if dest else None
+        if not title or index is None or not 0 <= index < len(heights):
+            continue
+        mode, view = dest.get_view()
+        top = {pdfium_c.PDFDEST_VIEW_XYZ: 1, pdfium_c.PDFDEST_VIEW_FITH: 0,
+               pdfium_c.PDFDEST_VIEW_FITBH: 0}.get(mode)  # fmt: skip
+        y = view[top] if top is not None and len(view) > top else None
+        y = heights[index] - y if y is not None and math.isfinite(y) else None
+        found.append(Bookmark(mark.level + 1, title, index + 1, y))
+    return found
 
 
 def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
     """The page's glyphs as runs, in the order the page draws them."""
     textpage = page.get_textpage()
     try:
-        return _page_runs(textpage, number, page.get_height())
+        height = page.get_height()
+        runs = _page_runs(textpage, number, height)
+        links = _links(page, height)
+        if links:
+            for run in runs:
+                run.link = _covered(run, links)
+        return runs
     finally:
         textpage.close()
         page.close()
+
+
+def _links(page: pdfium.PdfPage, height: float) -> list[tuple[float, float, float, float]]:
+    """(left, right, top, bottom) of the page's links to web addresses (a printed web page's
+    navigation, related links and footer are made of them; links within the document, as a
+    LaTeX table of contents has, are not), top-down."""
+    found = []
+    position, link, rect = ctypes.c_int(0), pdfium_c.FPDF_LINK(), pdfium_c.FS_RECTF()
+    while len(found) < MAX_LINKS and pdfium_c.FPDFLink_Enumerate(
+        page.raw, ctypes.byref(position), ctypes.byref(link)
+    ):
+        action = pdfium_c.FPDFLink_GetAction(link)
+        if not action or pdfium_c.FPDFAction_GetType(action) != pdfium_c.PDFACTION_URI:
+            continue
+        if pdfium_c.FPDFLink_GetAnnotRect(link, rect):
+            top, bottom = sorted((height - rect.top, height - rect.bottom))
+            found.append((min(rect.left, rect.right), max(rect.left, rect.right), top, bottom))
+    return found
+
+
+def _covered(run: Run, links: list[tuple[float, float, float, float]]) -> float:
+    """The share of the run's width under links (at the height of its middle)."""
+    middle = run.middle
+    spans = sorted(
+        (max(left, run.x0), min(right, run.x1))
+        for left, right, top, bottom in links
+        if top <= middle <= bottom and left < run.x1 and right > run.x0
+    )
+    covered, reach = 0.0, run.x0
+    for start, end in spans:
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered / max(run.x1 - run.x0, 1e-6)
 
 
 def _page_runs(textpage: pdfium.PdfTextPage, number: int, height: float) -> list[Run]:
