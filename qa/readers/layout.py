@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from qa.readers.blocks import Block
+from qa.readers.blocks import Block, place
 
 EDGE_ROWS = 3  # rows at the top and at the bottom of a page that may be page furniture
 HEADING_RATIO = 1.12  # glyph height over the body's from which a short line is a heading
@@ -266,7 +266,12 @@ def blocks(pages: list[list[Run]]) -> list[Block]:
             result.append(Block("item", text[bullet.end() :], 0, first.page))
         else:
             result.append(Block("paragraph", text, 0, first.page))
-    return result
+    return [replace(b, lines=_printed(g, b.text)) for b, g in zip(result, groups)]
+
+
+def _printed(group: list[Line], text: str) -> tuple:
+    """The boxes of a block's lines, for marking it on its page (see blocks.place)."""
+    return place([(ln.page, (ln.x0, ln.y0, ln.x1, ln.y1), ln.text) for ln in group], text)
 
 
 def _leading(lines: list[Line]) -> float:

@@ -1,0 +1,151 @@
+"""The passage on its page: how exactly the page view marks a paragraph, and how fast.
+
+    .venv/bin/python bench/pages.py [--articles 6] [--half odd] [--views 60]
+
+SQuAD dev articles (odd-numbered: fit nothing on them) are printed as PDFs by Chromium as in
+bench/formats.py: one column with Chromium's own header and footer, and two columns with ours.
+Each PDF is read by the product's read path and split into its paragraphs, then:
+
+- exact: share of paragraphs whose marked line boxes hold exactly the paragraph's characters.
+  The characters are PDFium's, each placed by the centre of its own tight box, independently
+  of the layout rules: every letter and digit of the paragraph must lie in a marked box, and
+  no character of anything else (another paragraph, a heading, a header or footer) may;
+- view ms: one citation opened cold as the server does it (file read and hashed, paragraph
+  found, page rendered at 150 dpi and PNG-encoded, no cache), p50 / p95 wall and CPU per view,
+  for `--views` random paragraphs; and the same with the document's line boxes cached (a
+  second citation of a document), which is what most clicks cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pypdfium2 as pdfium  # noqa: E402
+import pypdfium2.raw as pdfium_c  # noqa: E402
+
+from qa.documents import read_document  # noqa: E402
+from qa.pages import DPI, Layout, read_layout, render  # noqa: E402
+from qa.paragraphs import split_paragraphs  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "pages"
+Chars = list[list[tuple[str, float, float]]]  # per page: character, centre x, centre y
+
+
+def characters(data: bytes) -> Chars:
+    """Each page's letters and digits with the centre of their tight box (points, top-down)."""
+    pdf = pdfium.PdfDocument(data)
+    pages = []
+    box = [ctypes.c_double() for _ in range(4)]
+    for i in range(len(pdf)):
+        page = pdf[i]
+        height = page.get_height()
+        text = page.get_textpage()
+        found = []
+        for c in range(text.count_chars()):
+            char = chr(pdfium_c.FPDFText_GetUnicode(text.raw, c))
+            if not char.isalnum():
+                continue
+            if pdfium_c.FPDFText_GetCharBox(text.raw, c, *(ctypes.byref(b) for b in box)):
+                left, right, bottom, top = (b.value for b in box)
+                found.append((char, (left + right) / 2, height - (top + bottom) / 2))
+        text.close()
+        page.close()
+        pages.append(found)
+    pdf.close()
+    return pages
+
+
+def inside(x: float, y: float, box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def exact(layout: Layout, chars: Chars, start: int, end: int) -> bool:
+    """Whether the marked boxes of text[start:end] hold exactly its letters and digits."""
+    marks = layout.marks(start, end)
+    held: Counter[str] = Counter()
+    for page, box in marks:
+        held.update(c for c, x, y in chars[page - 1] if inside(x, y, box))
+    wanted = Counter(c for c in layout.text[start:end] if c.isalnum())
+    return bool(marks) and held == wanted
+
+
+def make_pdfs(articles: int, half: str) -> list[Path]:
+    from bench.formats import SQUAD, load
+    from bench.formats import render as print_articles
+
+    chosen = load(SQUAD, half, articles)
+    print_articles(chosen, ["pdf", "pdf2"], OUT)
+    return sorted(OUT.glob("pdf*/docs/*.pdf"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=6)
+    parser.add_argument("--half", choices=("odd", "even"), default="odd")
+    parser.add_argument("--views", type=int, default=60)
+    args = parser.parse_args()
+    pdfs = make_pdfs(args.articles, args.half)
+    rng = random.Random(23)
+    totals: Counter[str] = Counter()
+    cited = []
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        document = read_document(pdf, pdf.name)
+        layout = read_layout(pdf, pdf.name, str(pdf.parent), data)
+        chars = characters(data)
+        kind = pdf.parent.parent.name
+        for p in split_paragraphs(document):
+            ok = exact(layout, chars, p.start, p.end)
+            totals[f"{kind} paragraphs"] += 1
+            totals[f"{kind} exact"] += ok
+            if not ok and totals[f"{kind} misses shown"] < 3:
+                totals[f"{kind} misses shown"] += 1
+                print(f"  not exact: {pdf.name} ¶{p.number} p.{p.page}: {p.text[:70]!r}")
+            cited.append((pdf, p))
+    for kind in ("pdf", "pdf2"):
+        n, ok = totals[f"{kind} paragraphs"], totals[f"{kind} exact"]
+        print(f"{kind:5} exact {ok}/{n} = {ok / max(n, 1):.3f}")
+    n, ok = sum(totals[f"{k} paragraphs"] for k in ("pdf", "pdf2")), 0
+    ok = sum(totals[f"{k} exact"] for k in ("pdf", "pdf2"))
+    print(f"all   exact {ok}/{n} = {ok / max(n, 1):.3f}")
+
+    sample = rng.sample(cited, min(args.views, len(cited)))
+    for label, cached in (("cold", False), ("cached", True)):
+        walls, cpus = [], []
+        layouts: dict[Path, Layout] = {}
+        for pdf, p in sample:
+            if cached and pdf not in layouts:
+                layouts[pdf] = read_layout(pdf, pdf.name, str(pdf.parent), pdf.read_bytes())
+            wall, cpu = time.perf_counter(), time.process_time()
+            data = pdf.read_bytes()
+            layout = layouts[pdf] if cached else read_layout(pdf, pdf.name, str(pdf.parent), data)
+            marks = layout.marks(p.start, p.end)
+            png = render(data, marks[0][0] if marks else p.page or 1, DPI)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            assert png.startswith(b"\x89PNG")
+        walls.sort()
+        cpus.sort()
+
+        def pct(xs: list[float], q: float) -> float:
+            return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
+
+        print(
+            f"view {label:6} ({len(sample)} views at {DPI} dpi): "
+            f"wall p50 {pct(walls, 0.5):.0f} ms, "
+            f"p95 {pct(walls, 0.95):.0f} ms; CPU p50 {pct(cpus, 0.5):.0f} ms, "
+            f"p95 {pct(cpus, 0.95):.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
