@@ -10,16 +10,18 @@ Each PDF is read by the product's read path and split into its paragraphs, then:
   The characters are PDFium's, each placed by the centre of its own tight box, independently
   of the layout rules: every letter and digit of the paragraph must lie in a marked box, and
   no character of anything else (another paragraph, a heading, a header or footer) may;
-- view ms: one citation opened cold as the server does it (file read and hashed, paragraph
-  found, page rendered at 150 dpi and PNG-encoded, no cache), p50 / p95 wall and CPU per view,
-  for `--views` random paragraphs; and the same with the document's line boxes cached (a
-  second citation of a document), which is what most clicks cost.
+- view ms: a citation opened as the server does it (file read and hashed, the paragraph's
+  lines found, its page rendered at 150 dpi and PNG-encoded; no rendered page cached), p50 /
+  p95 wall and CPU per view, for `--views` random paragraphs: with the document's lines in
+  memory (a document looked at before), from the index folder (kept by the build: the first
+  look), and read again from the file (an index built before the lines were kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import hashlib
 import random
 import sys
 import time
@@ -33,7 +35,16 @@ import pypdfium2 as pdfium  # noqa: E402
 import pypdfium2.raw as pdfium_c  # noqa: E402
 
 from qa.documents import read_document  # noqa: E402
-from qa.pages import DPI, Layout, read_layout, render  # noqa: E402
+from qa.pages import (  # noqa: E402
+    DPI,
+    Layout,
+    lines_of,
+    load_lines,
+    page_sizes,
+    read_again,
+    render,
+    save_lines,
+)
 from qa.paragraphs import split_paragraphs  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "pages"
@@ -87,6 +98,25 @@ def make_pdfs(articles: int, half: str) -> list[Path]:
     return sorted(OUT.glob("pdf*/docs/*.pdf"))
 
 
+def timed(sample: list, view) -> str:  # noqa: ANN001
+    """p50 / p95 of wall and CPU milliseconds of view(pdf, paragraph) over the sample."""
+    walls, cpus = [], []
+    for pdf, p in sample:
+        wall, cpu = time.perf_counter(), time.process_time()
+        png = view(pdf, p)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+        assert png.startswith(b"\x89PNG")
+
+    def pct(xs: list[float], q: float) -> float:
+        return 1000 * sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
+
+    return (
+        f"wall p50 {pct(walls, 0.5):4.0f} ms, p95 {pct(walls, 0.95):4.0f} ms; "
+        f"CPU p50 {pct(cpus, 0.5):4.0f} ms, p95 {pct(cpus, 0.95):4.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=6)
@@ -94,13 +124,14 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=60)
     args = parser.parse_args()
     pdfs = make_pdfs(args.articles, args.half)
-    rng = random.Random(23)
     totals: Counter[str] = Counter()
     cited = []
+    kept = OUT / "layouts"  # as a build keeps them in the index folder
     for pdf in pdfs:
         data = pdf.read_bytes()
         document = read_document(pdf, pdf.name)
-        layout = read_layout(pdf, pdf.name, str(pdf.parent), data)
+        save_lines(kept, document.sha256, lines_of(document))
+        layout = Layout(*lines_of(document)[:1], page_sizes(data), lines_of(document)[1])
         chars = characters(data)
         kind = pdf.parent.parent.name
         for p in split_paragraphs(document):
@@ -110,41 +141,44 @@ def main() -> None:
             if not ok and totals[f"{kind} misses shown"] < 3:
                 totals[f"{kind} misses shown"] += 1
                 print(f"  not exact: {pdf.name} ¶{p.number} p.{p.page}: {p.text[:70]!r}")
-            cited.append((pdf, p))
-    for kind in ("pdf", "pdf2"):
-        n, ok = totals[f"{kind} paragraphs"], totals[f"{kind} exact"]
+            cited.append((pdf, p, layout))
+    for kind in ("pdf", "pdf2", "all"):
+        kinds = ("pdf", "pdf2") if kind == "all" else (kind,)
+        n = sum(totals[f"{k} paragraphs"] for k in kinds)
+        ok = sum(totals[f"{k} exact"] for k in kinds)
         print(f"{kind:5} exact {ok}/{n} = {ok / max(n, 1):.3f}")
-    n, ok = sum(totals[f"{k} paragraphs"] for k in ("pdf", "pdf2")), 0
-    ok = sum(totals[f"{k} exact"] for k in ("pdf", "pdf2"))
-    print(f"all   exact {ok}/{n} = {ok / max(n, 1):.3f}")
 
-    sample = rng.sample(cited, min(args.views, len(cited)))
-    for label, cached in (("cold", False), ("cached", True)):
-        walls, cpus = [], []
-        layouts: dict[Path, Layout] = {}
-        for pdf, p in sample:
-            if cached and pdf not in layouts:
-                layouts[pdf] = read_layout(pdf, pdf.name, str(pdf.parent), pdf.read_bytes())
-            wall, cpu = time.perf_counter(), time.process_time()
+    sample = random.Random(23).sample(cited, min(args.views, len(cited)))
+    layouts = {pdf: layout for pdf, _, layout in sample}
+    pairs = [(pdf, p) for pdf, p, _ in sample]
+
+    def view(layout_of) -> object:  # noqa: ANN001
+        """A view as the server makes it: the file read and hashed, the paragraph's lines
+        found, its page rendered and PNG-encoded."""
+
+        def one(pdf: Path, p: object) -> bytes:
             data = pdf.read_bytes()
-            layout = layouts[pdf] if cached else read_layout(pdf, pdf.name, str(pdf.parent), data)
-            marks = layout.marks(p.start, p.end)
-            png = render(data, marks[0][0] if marks else p.page or 1, DPI)
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-            assert png.startswith(b"\x89PNG")
-        walls.sort()
-        cpus.sort()
+            layout = layout_of(pdf, hashlib.sha256(data).hexdigest(), data)
+            marks = layout.marks(p.start, p.end)  # type: ignore[attr-defined]
+            return render(data, marks[0][0] if marks else 1, DPI)
 
-        def pct(xs: list[float], q: float) -> float:
-            return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
+        return one
 
-        print(
-            f"view {label:6} ({len(sample)} views at {DPI} dpi): "
-            f"wall p50 {pct(walls, 0.5):.0f} ms, "
-            f"p95 {pct(walls, 0.95):.0f} ms; CPU p50 {pct(cpus, 0.5):.0f} ms, "
-            f"p95 {pct(cpus, 0.95):.0f} ms"
-        )
+    def from_file(pdf: Path, sha: str, data: bytes) -> Layout:
+        text, lines = lines_of(read_again(pdf, pdf.name, str(pdf.parent)))
+        return Layout(text, page_sizes(data), lines)
+
+    def from_index(pdf: Path, sha: str, data: bytes) -> Layout:
+        text, lines = load_lines(kept, sha)  # type: ignore[misc]
+        return Layout(text, page_sizes(data), lines)
+
+    print(f"{len(pairs)} views at {DPI} dpi (file read and hashed, lines found, page drawn):")
+    for label, layout_of in (
+        ("lines in memory (a document seen before)", lambda pdf, sha, data: layouts[pdf]),
+        ("lines kept by the build (index folder)", from_index),
+        ("file read again (no kept lines)", from_file),
+    ):
+        print(f"  {label:42} {timed(pairs, view(layout_of))}")
 
 
 if __name__ == "__main__":

@@ -9,24 +9,30 @@ Two checks make sure a mark is never put in the wrong place: the file's bytes mu
 what the index holds for the document, and the text read again must hold the paragraph's
 text at its stored range; otherwise the page is shown with nothing marked and the reason.
 
-The documents read again (their line boxes) and the rendered pages (PNG, by file hash, page
-and resolution) are kept in small LRU caches, so a second look at a document costs only the
-drawing.
+Reading a long PDF again takes a while, so the index build keeps each PDF's lines in the index
+folder (`layouts/<hash of the file>.json.gz`, written for the files it reads, removed with
+them); a view reads them from there, or reads the file again if they are missing. Documents'
+lines and rendered pages (PNG, by file hash, page and resolution) are kept in small LRU caches,
+so a second look at a document costs only the drawing.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
+import json
 import math
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import pypdfium2 as pdfium
 
-from qa.documents import MAX_FILE_BYTES, content_hash, join, read_document
+from qa.documents import MAX_FILE_BYTES, Document, content_hash, join, read_document
 from qa.errors import DocumentNotFoundError
 from qa.files import RefusedError, read_confined, real_folder
 from qa.paragraphs import Paragraph
@@ -46,6 +52,8 @@ CHANGED = "The file has changed since it was indexed: nothing is marked until it
 MOVED = "The file is now read differently than when it was indexed: nothing is marked."
 UNKNOWN = "Where this passage is printed on the page is not known."
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom in points from the top-left
+LAYOUTS = "layouts"  # folder of the index holding each PDF's lines, by the hash of its file
+Lines = tuple[tuple[int, int, int, Box], ...]  # (start, end, page, box) in the document's text
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -84,7 +92,7 @@ class Layout:
 
     text: str
     sizes: tuple[tuple[float, float], ...]
-    lines: tuple[tuple[int, int, int, Box], ...]
+    lines: Lines
 
     def marks(self, start: int, end: int) -> list[tuple[int, Box]]:
         """(page, box) of each printed line holding some of text[start:end]."""
@@ -128,11 +136,17 @@ class Pages:
         return path, root, data, known
 
     def layout(self, doc_id: str, path: Path, root: str, data: bytes) -> Layout:
-        """The document's printed lines, read again (or from the cache, by content hash)."""
+        """The document's printed lines: from the caches (by the file's hash), else read again
+        (and kept in the index folder for next time)."""
         sha = content_hash(data)
         found = self.layouts.get(sha)
         if found is None:
-            found = read_layout(path, doc_id, root, data)
+            folder = self.engine.store.root / LAYOUTS
+            kept = load_lines(folder, sha)
+            if kept is None:
+                kept = lines_of(read_again(path, doc_id, root))
+                save_lines(folder, sha, kept)
+            found = Layout(kept[0], page_sizes(data), kept[1])
             self.layouts.put(sha, found)
         return found
 
@@ -183,19 +197,65 @@ class Pages:
         return png, f"{key[0][:32]}-{page}-{self.dpi}"
 
 
-def read_layout(path: Path, doc_id: str, root: str, data: bytes) -> Layout:
-    """Read the file again through the documents' read path, and measure its pages."""
+def read_again(path: Path, doc_id: str, root: str) -> Document:
+    """The document read again through the documents' read path (bounded like a build's)."""
     try:
-        document = read_document(path, doc_id, root)
+        return read_document(path, doc_id, root)
     except UnreadableError as e:
         raise DocumentNotFoundError(f"{doc_id!r} cannot be read any more ({e})") from e
+
+
+def lines_of(document: Document) -> tuple[str, Lines]:
+    """A document's text and its printed lines, placed in that text."""
     text, spans = join(document.blocks)
     lines = tuple(
         (start + ln.start, start + ln.end, ln.page, ln.box)
         for block, (start, _) in zip(document.blocks, spans)
         for ln in block.lines
     )
-    return Layout(text, page_sizes(data), lines)
+    return text, lines
+
+
+def save_lines(folder: Path, sha: str, kept: tuple[str, Lines]) -> None:
+    """Keep a document's text and lines as `folder`/<sha>.json.gz (best effort: without it a
+    view reads the file again)."""
+    text, lines = kept
+    rows = [[s, e, page, *box] for s, e, page, box in lines]
+    target = folder / f"{sha}.json.gz"
+    temporary = folder / f".{sha}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        folder.mkdir(exist_ok=True)
+        temporary.write_bytes(gzip.compress(json.dumps({"text": text, "lines": rows}).encode(), 5))
+        os.replace(temporary, target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+
+
+def load_lines(folder: Path, sha: str) -> tuple[str, Lines] | None:
+    """What save_lines kept for the file hashed `sha`; None if nothing (usable) is there."""
+    try:
+        kept = json.loads(gzip.decompress((folder / f"{sha}.json.gz").read_bytes()))
+        lines = tuple(
+            (int(r[0]), int(r[1]), int(r[2]), tuple(map(float, r[3:7]))) for r in kept["lines"]
+        )
+        return str(kept["text"]), lines  # type: ignore[return-value]
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError):
+        return None
+
+
+def keep_layouts(index_folder: Path, documents: Iterable[Document]) -> None:
+    """At a build: keep the lines of each document just read that has any (its PDF's), and
+    remove those of files no longer among `documents` (those of unchanged files stay)."""
+    folder = Path(index_folder) / LAYOUTS
+    hashes = set()
+    for document in documents:
+        hashes.add(document.sha256)
+        if any(block.lines for block in document.blocks):
+            save_lines(folder, document.sha256, lines_of(document))
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.name.split(".")[0] not in hashes:
+                old.unlink(missing_ok=True)
 
 
 def page_sizes(data: bytes) -> tuple[tuple[float, float], ...]:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from bench.pages import characters, exact
 from qa.engine import Engine
-from qa.pages import CHANGED, MOVED, Layout, Pages
+from qa.pages import CHANGED, LAYOUTS, MOVED, Layout, Pages
 from tests.conftest import write
 from web.app import create_app
 
@@ -225,3 +225,18 @@ def test_a_pdf_in_the_folder_but_not_indexed_is_not_shown(
     write(engine.settings.docs, "new.pdf", MARSH)  # not indexed yet
     assert client.get("/documents/new.pdf/pages/1.png").status_code == 404
     assert Path(engine.settings.docs, "new.pdf").exists()
+
+
+def test_the_build_keeps_each_pdfs_lines_and_drops_those_of_removed_files(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = engine.store.root / LAYOUTS
+    sha = next(d["sha256"] for d in engine.index.manifest["documents"] if d["id"] == "marsh.pdf")
+    assert [f.name for f in kept.iterdir()] == [f"{sha}.json.gz"]  # none for notes.txt
+    # A view uses them: it does not read the file again.
+    monkeypatch.setattr("qa.pages.read_again", lambda *a: pytest.fail("read again"))
+    over = next(p for p in engine.document("marsh.pdf") if p.text.startswith("Herons"))
+    assert Pages(engine).view("marsh.pdf", 2, over.number).marks
+    (engine.settings.docs / "marsh.pdf").unlink()
+    engine.build()
+    assert list(kept.iterdir()) == []
