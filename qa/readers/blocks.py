@@ -34,7 +34,9 @@ class Block:
     text: str
     level: int = 0  # 1..6 for a heading, else 0
     page: int | None = None  # 1-based page of a PDF (where the block starts), else None
-    lines: tuple[Line, ...] = ()  # its printed lines with their boxes, where the reader knows them
+    # Its printed lines with their boxes, where the reader knows them (PDF, OCR). Not compared:
+    # a block is its text and structure wherever it is printed.
+    lines: tuple[Line, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
