@@ -64,3 +64,7 @@ class UploadTooLargeError(UploadError):
 
 class DocumentExistsError(QAError):
     """A file of that name is already in the documents folder (and replacing was not asked)."""
+
+
+class PageDrawError(QAError):
+    """A PDF page cannot be drawn within the time and memory a page may take."""

@@ -22,10 +22,14 @@ import gzip
 import io
 import json
 import math
+import multiprocessing
 import os
+import resource
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, TimeoutError
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import pypdfium2 as pdfium
 
 from qa.documents import MAX_FILE_BYTES, Document, content_hash, join, read_document
-from qa.errors import DocumentNotFoundError
+from qa.errors import DocumentNotFoundError, PageDrawError
 from qa.files import RefusedError, read_confined, real_folder
 from qa.paragraphs import Paragraph
 from qa.readers.blocks import UnreadableError
@@ -48,6 +52,11 @@ DPI = 150  # what a page is rendered at: text reads well on a screen, ~200 KB pe
 MAX_PIXELS = 12_000_000
 DOCUMENTS_KEPT = 8  # documents whose line boxes are kept after being read again
 IMAGE_BYTES_KEPT = 64 * 1024 * 1024  # rendered pages kept, in bytes of PNG
+# PDFium draws in a child process (a crafted page can inflate an image to gigabytes or loop
+# in its content): a page taking longer or needing more memory is an error, never the server's
+# end. ~70 ms and ~100 MB are usual for a page.
+DRAW_SECONDS = 20.0
+DRAW_MEMORY = 1536 * 1024 * 1024
 CHANGED = "The file has changed since it was indexed: nothing is marked until it is indexed again."
 MOVED = "The file is now read differently than when it was indexed: nothing is marked."
 UNKNOWN = "Where this passage is printed on the page is not known."
@@ -57,6 +66,7 @@ Lines = tuple[tuple[int, int, int, Box], ...]  # (start, end, page, box) in the 
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 class LRU(Generic[K, V]):
@@ -120,6 +130,7 @@ class Pages:
 
     def __init__(self, engine: Engine, dpi: int = DPI) -> None:
         self.engine, self.dpi = engine, dpi
+        self.drawer = DRAWER
         self.layouts: LRU[str, Layout] = LRU(DOCUMENTS_KEPT)
         self.images: LRU[tuple[str, int, int], bytes] = LRU(IMAGE_BYTES_KEPT, len)
 
@@ -146,7 +157,7 @@ class Pages:
             if kept is None:
                 kept = lines_of(read_again(path, doc_id, root))
                 save_lines(folder, sha, kept)
-            found = Layout(kept[0], page_sizes(data), kept[1])
+            found = Layout(kept[0], self.drawer.run(page_sizes, data), kept[1])
             self.layouts.put(sha, found)
         return found
 
@@ -192,9 +203,52 @@ class Pages:
         key = (content_hash(data), page, self.dpi)
         png = self.images.get(key)
         if png is None:
-            png = render(data, page, self.dpi)
+            png = self.drawer.run(render, data, page, self.dpi)
             self.images.put(key, png)
         return png, f"{key[0][:32]}-{page}-{self.dpi}"
+
+
+class Drawer:
+    """Runs PDFium's page drawing in a child process limited to DRAW_MEMORY of address space
+    and DRAW_SECONDS a call; one that breaks a limit or crashes is replaced for the next call."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.lock = threading.Lock()
+
+    def run(self, function: Callable[..., T], *args: object) -> T:
+        with self.lock:
+            if self.pool is None:
+                # forkserver: a fresh process, not a fork of this threaded server.
+                context = multiprocessing.get_context("forkserver")
+                self.pool = ProcessPoolExecutor(1, context, initializer=_limit_memory)
+            pool = self.pool
+        try:
+            return pool.submit(function, *args).result(timeout=DRAW_SECONDS)
+        except TimeoutError:
+            self._replace(pool)
+            raise PageDrawError(f"the page took over {DRAW_SECONDS:g} s to draw") from None
+        except (BrokenProcessPool, MemoryError):  # PDFium aborts when memory runs out
+            self._replace(pool)
+            limit = DRAW_MEMORY // (1024 * 1024)
+            raise PageDrawError(f"the page cannot be drawn within {limit:,} MB") from None
+
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        with self.lock:
+            if self.pool is pool:
+                self.pool = None
+        # The executor cannot stop a running call: its process is killed (Python 3.14 has
+        # ProcessPoolExecutor.kill_workers for this).
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (DRAW_MEMORY, DRAW_MEMORY))
+
+
+DRAWER = Drawer()  # one child process for the whole server
 
 
 def read_again(path: Path, doc_id: str, root: str) -> Document:

@@ -8,7 +8,9 @@ over a page break); a mark is checked against PDFium's own character boxes (benc
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from PIL import Image
 
 from bench.pages import characters, exact
 from qa.engine import Engine
-from qa.pages import CHANGED, LAYOUTS, MOVED, Layout, Pages
+from qa.errors import PageDrawError
+from qa.pages import CHANGED, DRAW_MEMORY, LAYOUTS, MOVED, Drawer, Layout, Pages, page_sizes, render
 from tests.conftest import write
 from web.app import create_app
 
@@ -240,3 +243,19 @@ def test_the_build_keeps_each_pdfs_lines_and_drops_those_of_removed_files(
     (engine.settings.docs / "marsh.pdf").unlink()
     engine.build()
     assert list(kept.iterdir()) == []
+
+
+def test_a_page_that_breaks_the_drawing_limits_is_an_error_and_the_next_is_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PDFium draws in a child process: a crash (PDFium aborts when memory runs out), memory
+    over the limit or a call over the time limit is a PageDrawError, never the server's end."""
+    drawer = Drawer()
+    for function, args in ((os.abort, ()), (bytearray, (DRAW_MEMORY + 1,))):
+        with pytest.raises(PageDrawError, match="cannot be drawn within 1,536 MB"):
+            drawer.run(function, *args)
+        assert drawer.run(render, MARSH, 1).startswith(b"\x89PNG")
+    monkeypatch.setattr("qa.pages.DRAW_SECONDS", 0.5)
+    with pytest.raises(PageDrawError, match="took over 0.5 s"):
+        drawer.run(time.sleep, 30)
+    assert drawer.run(page_sizes, MARSH) == ((612, 792),) * 3

@@ -166,8 +166,8 @@ def install(
     @app.get(
         "/documents/{doc_id:path}/pages/{n}.json",
         responses={
+            **ERRORS,
             404: {"model": ErrorResponse, "description": "No such PDF, page or paragraph."},
-            503: ERRORS[503],
         },
         tags=["api"],
         summary="A PDF page with a paragraph's lines marked (the JSON of its page view)",
