@@ -60,6 +60,7 @@ DRAW_MEMORY = 1536 * 1024 * 1024
 CHANGED = "The file has changed since it was indexed: nothing is marked until it is indexed again."
 MOVED = "The file is now read differently than when it was indexed: nothing is marked."
 UNKNOWN = "Where this passage is printed on the page is not known."
+TURNED = "This page is printed turned: its lines are not marked."
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom in points from the top-left
 LAYOUTS = "layouts"  # folder of the index holding each PDF's lines, by the hash of its file
 Lines = tuple[tuple[int, int, int, Box], ...]  # (start, end, page, box) in the document's text
@@ -101,7 +102,7 @@ class Layout:
     (start, end, page, box), start and end in the document's text."""
 
     text: str
-    sizes: tuple[tuple[float, float], ...]
+    sizes: tuple[tuple[float, float, int], ...]  # width, height, degrees turned
     lines: Lines
 
     def marks(self, start: int, end: int) -> list[tuple[int, Box]]:
@@ -183,7 +184,10 @@ class Pages:
             else:
                 marks = layout.marks(chosen.start, chosen.end)
                 note = "" if marks else UNKNOWN
-        width, height = layout.sizes[page - 1]
+        width, height, turned = layout.sizes[page - 1]
+        here = tuple(box for p, box in marks if p == page)
+        if turned and here:  # the lines' boxes are measured on the page as if not turned
+            here, note = (), TURNED
         return PageView(
             document=doc_id,
             title=self.engine.title(doc_id),
@@ -192,7 +196,7 @@ class Pages:
             width=width,
             height=height,
             paragraph=chosen,
-            marks=tuple(box for p, box in marks if p == page),
+            marks=here,
             paragraph_pages=tuple(sorted({p for p, _ in marks})),
             note=note,
         )
@@ -312,12 +316,18 @@ def keep_layouts(index_folder: Path, documents: Iterable[Document]) -> None:
                 old.unlink(missing_ok=True)
 
 
-def page_sizes(data: bytes) -> tuple[tuple[float, float], ...]:
-    """Width and height (points) of every page of a PDF."""
+def page_sizes(data: bytes) -> tuple[tuple[float, float, int], ...]:
+    """Width and height (points) of every page of a PDF as shown, and how far it is turned
+    (0, 90, 180 or 270 degrees)."""
     with _PDFIUM:
         pdf = pdfium.PdfDocument(data)
         try:
-            return tuple(tuple(pdf.get_page_size(i)) for i in range(len(pdf)))  # type: ignore[misc]
+            sizes = []
+            for i in range(len(pdf)):
+                page = pdf[i]
+                sizes.append((page.get_width(), page.get_height(), page.get_rotation()))
+                page.close()
+            return tuple(sizes)
         finally:
             pdf.close()
 

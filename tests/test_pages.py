@@ -20,8 +20,20 @@ from PIL import Image
 from bench.pages import characters, exact
 from qa.engine import Engine
 from qa.errors import PageDrawError
-from qa.pages import CHANGED, DRAW_MEMORY, LAYOUTS, MOVED, Drawer, Layout, Pages, page_sizes, render
+from qa.pages import (
+    CHANGED,
+    DRAW_MEMORY,
+    LAYOUTS,
+    MOVED,
+    TURNED,
+    Drawer,
+    Layout,
+    Pages,
+    page_sizes,
+    render,
+)
 from tests.conftest import write
+from tests.formats import make_pdf
 from web.app import create_app
 
 REPEATED = [
@@ -51,33 +63,6 @@ def column(x: float, paragraphs: list[list[str]], top: float = 700) -> list[tupl
             y -= 14
         y -= 14
     return lines
-
-
-def make_pdf(pages: list[list[tuple]]) -> bytes:
-    """A PDF whose pages print each (x, y, text) line in 10 pt Helvetica (pypdf, a few KB)."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
-
-    writer = PdfWriter()
-    font = DictionaryObject(
-        {
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/Type1"),
-            NameObject("/BaseFont"): NameObject("/Helvetica"),
-        }
-    )
-    for lines in pages:
-        page = writer.add_blank_page(width=612, height=792)
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
-        )
-        shown = " ".join(f"BT /F1 10 Tf {x} {y} Td ({text}) Tj ET" for x, y, text in lines)
-        stream = DecodedStreamObject()
-        stream.set_data(shown.encode("latin-1"))
-        page[NameObject("/Contents")] = writer._add_object(stream)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 MARSH = make_pdf(
@@ -258,4 +243,29 @@ def test_a_page_that_breaks_the_drawing_limits_is_an_error_and_the_next_is_drawn
     monkeypatch.setattr("qa.pages.DRAW_SECONDS", 0.5)
     with pytest.raises(PageDrawError, match="took over 0.5 s"):
         drawer.run(time.sleep, 30)
-    assert drawer.run(page_sizes, MARSH) == ((612, 792),) * 3
+    monkeypatch.undo()  # a new child starts within the usual limit
+    assert drawer.run(page_sizes, MARSH) == ((612, 792, 0),) * 3
+
+
+def test_a_cropped_page_is_marked_where_it_is_shown_and_a_turned_one_not_at_all(
+    make_engine,
+) -> None:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import RectangleObject
+
+    writer = PdfWriter()
+    for page in PdfReader(io.BytesIO(make_pdf([column(100, [LEFT])] * 2))).pages:
+        writer.add_page(page)
+    writer.pages[0].cropbox = RectangleObject([50, 100, 562, 742])  # shown: 512 x 642
+    writer.pages[1].rotate(90)
+    out = io.BytesIO()
+    writer.write(out)
+    engine = make_engine({"cropped.pdf": out.getvalue()})
+    engine.build()
+    first, second = engine.document("cropped.pdf")
+    cropped = Pages(engine).view("cropped.pdf", 1, first.number)
+    assert (cropped.width, cropped.height) == (512, 642)
+    assert cropped.marks[0][0] == 50  # printed at x = 100, the page shown from x = 50
+    assert 742 - 700 - 11 < cropped.marks[0][1] < 742 - 700 - 8  # 10 pt glyphs on y = 700
+    turned = Pages(engine).view("cropped.pdf", 2, second.number)
+    assert (turned.marks, turned.note, turned.paragraph_pages) == ((), TURNED, (2,))

@@ -79,7 +79,12 @@ def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
     """The page's glyphs as runs, in the order the page draws them."""
     textpage = page.get_textpage()
     try:
-        return _page_runs(textpage, number, page.get_height())
+        # Boxes from the top-left corner of the page as shown (its crop box, if it has one).
+        left, bottom, _, _ = page.get_cropbox()
+        runs = _page_runs(textpage, number, page.get_height() + bottom)
+        for run in runs if left else ():
+            run.x0, run.x1 = run.x0 - left, run.x1 - left
+        return runs
     finally:
         textpage.close()
         page.close()
