@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+import numpy as np
 import pypdfium2 as pdfium
 
 from qa.documents import MAX_FILE_BYTES, Document, content_hash, join, read_document
@@ -348,7 +349,10 @@ def render(data: bytes, page: int, dpi: int = DPI) -> bytes:
                 handle.close()
         finally:
             pdf.close()
+    pixels = np.asarray(image)
+    if pixels.ndim == 3 and not (pixels[..., 1:] != pixels[..., :1]).any():
+        image = image.convert("L")  # a page in black and white: ~60 % of the bytes, 2x faster
     out = io.BytesIO()
-    # Level 3: about the size of level 6 for printed pages, in ~half the time.
+    # Level 3: about the size of level 6 for printed pages, in ~2/3 of the time.
     image.save(out, "PNG", compress_level=3)
     return out.getvalue()

@@ -269,3 +269,19 @@ def test_a_cropped_page_is_marked_where_it_is_shown_and_a_turned_one_not_at_all(
     assert 742 - 700 - 11 < cropped.marks[0][1] < 742 - 700 - 8  # 10 pt glyphs on y = 700
     turned = Pages(engine).view("cropped.pdf", 2, second.number)
     assert (turned.marks, turned.note, turned.paragraph_pages) == ((), TURNED, (2,))
+
+
+def test_a_black_and_white_page_is_a_grey_png_and_a_coloured_one_keeps_its_colours() -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=200, height=100)
+    stream = DecodedStreamObject()
+    stream.set_data(b"0.8 0.1 0.1 rg 20 20 60 60 re f")  # a red square
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    out = io.BytesIO()
+    writer.write(out)
+    coloured = Image.open(io.BytesIO(render(out.getvalue(), 1)))
+    assert coloured.mode == "RGB" and coloured.getpixel((100, 100))[:3] == (204, 26, 26)
+    assert Image.open(io.BytesIO(render(MARSH, 1))).mode == "L"
