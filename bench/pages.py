@@ -35,16 +35,8 @@ import pypdfium2 as pdfium  # noqa: E402
 import pypdfium2.raw as pdfium_c  # noqa: E402
 
 from qa.documents import read_document  # noqa: E402
-from qa.pages import (  # noqa: E402
-    DPI,
-    Layout,
-    lines_of,
-    load_lines,
-    page_sizes,
-    read_again,
-    render,
-    save_lines,
-)
+from qa.drawing import DPI, page_sizes, render  # noqa: E402
+from qa.pages import Layout, lines_of, load_lines, read_again, save_lines  # noqa: E402
 from qa.paragraphs import split_paragraphs  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "pages"

@@ -1,63 +1,44 @@
-"""Pages: a cited passage shown on its page, the page rendered and the passage's lines marked.
+"""Pages: a cited passage shown on its page, the page drawn and the passage's lines marked.
 
 Where the lines are comes from the reader (`Block.lines`: each printed line's box and its span
-of the block's text). They are not kept in the index: the original file is read again through
-qa/documents.py (the reader is deterministic), and the paragraph's stored character range
-(`Paragraph.start/end` in the document's text) picks its lines. So repeated text and two
-columns cannot mislead it, and a paragraph that goes on over a page break is marked on both.
-Two checks make sure a mark is never put in the wrong place: the file's bytes must hash to
-what the index holds for the document, and the text read again must hold the paragraph's
-text at its stored range; otherwise the page is shown with nothing marked and the reason.
+of the block's text), and the paragraph's stored character range (`Paragraph.start/end` in the
+document's text) picks its lines: repeated text and two columns cannot mislead it, and a
+paragraph that goes on over a page break is marked on both pages.
 
-Reading a long PDF again takes a while, so the index build keeps each PDF's lines in the index
-folder (`layouts/<hash of the file>.json.gz`, written for the files it reads, removed with
-them); a view reads them from there, or reads the file again if they are missing. Documents'
-lines and rendered pages (PNG, by file hash, page and resolution) are kept in small LRU caches,
-so a second look at a document costs only the drawing.
+The index build keeps each PDF's text and lines beside the index versions, in
+`layouts/<hash of the file>.json.gz` (written for the files it reads, removed with them); a
+view whose file has none there (an index built before) reads the file again through
+qa/documents.py, as a build does (the reader is deterministic). Two checks make sure a mark is
+never put in the wrong place: the file's bytes must hash to what the index holds for the
+document, and the text kept (or read again) must hold the paragraph's text at its stored range;
+otherwise the page is shown with nothing marked and the reason. Documents' lines and drawn
+pages (PNG, by file hash, page and resolution) are kept in small LRU caches.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import math
-import multiprocessing
 import os
-import resource
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, TimeoutError
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-import numpy as np
-import pypdfium2 as pdfium
-
 from qa.documents import MAX_FILE_BYTES, Document, content_hash, join, read_document
-from qa.errors import DocumentNotFoundError, PageDrawError
+from qa.drawing import DPI, DRAWER, page_sizes, render
+from qa.errors import DocumentNotFoundError
 from qa.files import RefusedError, read_confined, real_folder
 from qa.paragraphs import Paragraph
 from qa.readers.blocks import UnreadableError
-from qa.readers.pdf import _PDFIUM
 
 if TYPE_CHECKING:
     from qa.engine import Engine
 
-DPI = 150  # what a page is rendered at: text reads well on a screen, ~200 KB per page
-# A page is drawn with at most this many pixels (a poster-sized page is drawn smaller), so
-# one page never costs more than ~50 MB of bitmap.
-MAX_PIXELS = 12_000_000
 DOCUMENTS_KEPT = 8  # documents whose line boxes are kept after being read again
 IMAGE_BYTES_KEPT = 64 * 1024 * 1024  # rendered pages kept, in bytes of PNG
-# PDFium draws in a child process (a crafted page can inflate an image to gigabytes or loop
-# in its content): a page taking longer or needing more memory is an error, never the server's
-# end. ~70 ms and ~100 MB are usual for a page.
-DRAW_SECONDS = 20.0
-DRAW_MEMORY = 1536 * 1024 * 1024
 CHANGED = "The file has changed since it was indexed: nothing is marked until it is indexed again."
 MOVED = "The file is now read differently than when it was indexed: nothing is marked."
 UNKNOWN = "Where this passage is printed on the page is not known."
@@ -68,13 +49,12 @@ Lines = tuple[tuple[int, int, int, Box], ...]  # (start, end, page, box) in the 
 
 K = TypeVar("K")
 V = TypeVar("V")
-T = TypeVar("T")
 
 
 class LRU(Generic[K, V]):
     """A thread-safe least-recently-used cache holding at most `capacity` in `size` units."""
 
-    def __init__(self, capacity: int, size=lambda value: 1) -> None:  # noqa: ANN001
+    def __init__(self, capacity: int, size: Callable[[V], int] = lambda value: 1) -> None:
         self.capacity, self.size = capacity, size
         self.items: OrderedDict[K, V] = OrderedDict()
         self.used = 0
@@ -213,49 +193,6 @@ class Pages:
         return png, f"{key[0][:32]}-{page}-{self.dpi}"
 
 
-class Drawer:
-    """Runs PDFium's page drawing in a child process limited to DRAW_MEMORY of address space
-    and DRAW_SECONDS a call; one that breaks a limit or crashes is replaced for the next call."""
-
-    def __init__(self) -> None:
-        self.pool: ProcessPoolExecutor | None = None
-        self.lock = threading.Lock()
-
-    def run(self, function: Callable[..., T], *args: object) -> T:
-        with self.lock:
-            if self.pool is None:
-                # forkserver: a fresh process, not a fork of this threaded server.
-                context = multiprocessing.get_context("forkserver")
-                self.pool = ProcessPoolExecutor(1, context, initializer=_limit_memory)
-            pool = self.pool
-        try:
-            return pool.submit(function, *args).result(timeout=DRAW_SECONDS)
-        except TimeoutError:
-            self._replace(pool)
-            raise PageDrawError(f"the page took over {DRAW_SECONDS:g} s to draw") from None
-        except (BrokenProcessPool, MemoryError):  # PDFium aborts when memory runs out
-            self._replace(pool)
-            limit = DRAW_MEMORY // (1024 * 1024)
-            raise PageDrawError(f"the page cannot be drawn within {limit:,} MB") from None
-
-    def _replace(self, pool: ProcessPoolExecutor) -> None:
-        with self.lock:
-            if self.pool is pool:
-                self.pool = None
-        # The executor cannot stop a running call: its process is killed (Python 3.14 has
-        # ProcessPoolExecutor.kill_workers for this).
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (DRAW_MEMORY, DRAW_MEMORY))
-
-
-DRAWER = Drawer()  # one child process for the whole server
-
-
 def read_again(path: Path, doc_id: str, root: str) -> Document:
     """The document read again through the documents' read path (bounded like a build's)."""
     try:
@@ -315,44 +252,3 @@ def keep_layouts(index_folder: Path, documents: Iterable[Document]) -> None:
         for old in folder.iterdir():
             if old.name.split(".")[0] not in hashes:
                 old.unlink(missing_ok=True)
-
-
-def page_sizes(data: bytes) -> tuple[tuple[float, float, int], ...]:
-    """Width and height (points) of every page of a PDF as shown, and how far it is turned
-    (0, 90, 180 or 270 degrees)."""
-    with _PDFIUM:
-        pdf = pdfium.PdfDocument(data)
-        try:
-            sizes = []
-            for i in range(len(pdf)):
-                page = pdf[i]
-                sizes.append((page.get_width(), page.get_height(), page.get_rotation()))
-                page.close()
-            return tuple(sizes)
-        finally:
-            pdf.close()
-
-
-def render(data: bytes, page: int, dpi: int = DPI) -> bytes:
-    """Page `page` (1-based) of a PDF as PNG at `dpi` (less for a page too large to draw)."""
-    with _PDFIUM:
-        pdf = pdfium.PdfDocument(data)
-        try:
-            if not 1 <= page <= len(pdf):
-                raise DocumentNotFoundError(f"the document has no page {page}")
-            width, height = pdf.get_page_size(page - 1)
-            scale = min(dpi / 72, math.sqrt(MAX_PIXELS / max(1.0, width * height)))
-            handle = pdf[page - 1]
-            try:
-                image = handle.render(scale=scale).to_pil()
-            finally:
-                handle.close()
-        finally:
-            pdf.close()
-    pixels = np.asarray(image)
-    if pixels.ndim == 3 and not (pixels[..., 1:] != pixels[..., :1]).any():
-        image = image.convert("L")  # a page in black and white: ~60 % of the bytes, 2x faster
-    out = io.BytesIO()
-    # Level 3: about the size of level 6 for printed pages, in ~2/3 of the time.
-    image.save(out, "PNG", compress_level=3)
-    return out.getvalue()

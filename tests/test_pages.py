@@ -18,20 +18,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from bench.pages import characters, exact
+from qa.drawing import DRAW_MEMORY, Drawer, page_sizes, render
 from qa.engine import Engine
 from qa.errors import PageDrawError
-from qa.pages import (
-    CHANGED,
-    DRAW_MEMORY,
-    LAYOUTS,
-    MOVED,
-    TURNED,
-    Drawer,
-    Layout,
-    Pages,
-    page_sizes,
-    render,
-)
+from qa.pages import CHANGED, LAYOUTS, MOVED, TURNED, Layout, Pages
 from tests.conftest import write
 from tests.formats import make_pdf
 from web.app import create_app
@@ -240,7 +230,7 @@ def test_a_page_that_breaks_the_drawing_limits_is_an_error_and_the_next_is_drawn
         with pytest.raises(PageDrawError, match="cannot be drawn within 1,536 MB"):
             drawer.run(function, *args)
         assert drawer.run(render, MARSH, 1).startswith(b"\x89PNG")
-    monkeypatch.setattr("qa.pages.DRAW_SECONDS", 0.5)
+    monkeypatch.setattr("qa.drawing.DRAW_SECONDS", 0.5)
     with pytest.raises(PageDrawError, match="took over 0.5 s"):
         drawer.run(time.sleep, 30)
     monkeypatch.undo()  # a new child starts within the usual limit
