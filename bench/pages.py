@@ -81,12 +81,12 @@ def exact(layout: Layout, chars: Chars, start: int, end: int) -> bool:
     return bool(marks) and held == wanted
 
 
-def make_pdfs(articles: int, half: str) -> list[Path]:
+def make_pdfs(articles: int, half: str, reuse: bool) -> list[Path]:
     from bench.formats import SQUAD, load
     from bench.formats import render as print_articles
 
-    chosen = load(SQUAD, half, articles)
-    print_articles(chosen, ["pdf", "pdf2"], OUT)
+    if not reuse:
+        print_articles(load(SQUAD, half, articles), ["pdf", "pdf2"], OUT)
     return sorted(OUT.glob("pdf*/docs/*.pdf"))
 
 
@@ -114,8 +114,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=6)
     parser.add_argument("--half", choices=("odd", "even"), default="odd")
     parser.add_argument("--views", type=int, default=60)
+    parser.add_argument("--reuse", action="store_true", help="the PDFs printed by the last run")
     args = parser.parse_args()
-    pdfs = make_pdfs(args.articles, args.half)
+    pdfs = make_pdfs(args.articles, args.half, args.reuse)
     totals: Counter[str] = Counter()
     cited = []
     kept = OUT / "layouts"  # as a build keeps them in the index folder
