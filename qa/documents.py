@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa import workers
@@ -86,11 +86,7 @@ def join(blocks: tuple[Block, ...] | list[Block]) -> tuple[str, list[tuple[int, 
 
 def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = None) -> Document:
     """The Document of a reader's result; UnreadableError if it holds no text."""
-    blocks = tuple(
-        Block(b.kind, normalize_newlines(b.text).strip(), b.level, b.page, b.unit)
-        for b in parsed.blocks
-        if b.text.strip()
-    )
+    blocks = tuple(_cleaned(b) for b in parsed.blocks if b.text.strip())
     if not blocks:
         raise UnreadableError("empty (no text)")
     text, _ = join(blocks)
@@ -104,6 +100,21 @@ def make_document(doc_id: str, path: Path, parsed: Parsed, sha256: str | None = 
         title=title,
         blocks=blocks,
     )
+
+
+def _cleaned(block: Block) -> Block:
+    """`block` with its text's newlines normalized and surrounding whitespace stripped (its
+    printed lines' offsets moved along; dropped if the text changed otherwise)."""
+    text = normalize_newlines(block.text)
+    stripped = text.strip()
+    cut = len(text) - len(text.lstrip())
+    lines = block.lines if text == block.text else ()
+    lines = tuple(
+        replace(ln, start=max(0, ln.start - cut), end=min(len(stripped), ln.end - cut))
+        for ln in lines
+        if ln.end - cut > 0 and ln.start - cut < len(stripped)
+    )
+    return replace(block, text=stripped, lines=lines)
 
 
 def text_document(doc_id: str, text: str) -> Document:

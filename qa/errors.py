@@ -45,6 +45,10 @@ class DocumentNotFoundError(QAError):
     """A document id that is not part of the index."""
 
 
+class PageDrawError(QAError):
+    """A PDF page cannot be drawn within the time and memory a page may take."""
+
+
 class ClusterError(QAError):
     """A build on a Ray cluster cannot start or finish (`qa index --ray`); the old index serves."""
 

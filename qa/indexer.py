@@ -29,6 +29,7 @@ from qa.errors import (
 )
 from qa.files import real_folder
 from qa.lexical import Lexical, Text, terms
+from qa.pages import keep_layouts
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, vector_index
 from qa.units import split_units, text_hash
@@ -194,6 +195,7 @@ def build(
         documents = [d for d in documents if d is not None]
         if not dry_run:
             refusals.remember(store.root, skipped, limits)
+            keep_layouts(store.root, documents)  # where each PDF's lines are, for its page view
         if not documents:
             empty = f"no readable documents in {docs}: the index is empty"
             note = f"{note}; {empty}" if note else empty

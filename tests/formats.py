@@ -113,8 +113,11 @@ def make_docx() -> bytes:
     return out.getvalue()
 
 
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    """A PDF with one paragraph per page (its lines as given), made with pypdf (a few KB)."""
+def make_pdf(
+    pages: list[list[str]] | list[list[tuple[float, float, str]]], title: str | None = None
+) -> bytes:
+    """A PDF with one paragraph per page (its lines as given, 14 points apart from the top
+    left), or with each (x, y, text) line where it says; made with pypdf (a few KB)."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -131,9 +134,12 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
         page[NameObject("/Resources")] = DictionaryObject(
             {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
         )
-        shown = " T* ".join(f"({line})Tj" for line in lines)
+        placed = [
+            ln if isinstance(ln, tuple) else (50, 700 - 14 * i, ln) for i, ln in enumerate(lines)
+        ]
+        shown = " ".join(f"1 0 0 1 {x} {y} Tm ({text})Tj" for x, y, text in placed)
         stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 10 Tf 14 TL 50 700 Td {shown} ET".encode("latin-1"))
+        stream.set_data(f"BT /F1 10 Tf {shown} ET".encode("latin-1"))
         page[NameObject("/Contents")] = writer._add_object(stream)
     if title:
         writer.add_metadata({"/Title": title})

@@ -45,7 +45,8 @@ def test_index_ask_search_in_a_fresh_folder(workdir: Path, capsys) -> None:
     assert code == 0 and data["answered"] and data["message"] is None
     assert set(data["passages"][0]) == {"text", "document", "path", "paragraph", "score",
                                         "highlight", "title", "section", "page", "unit",
-                                        "citation", "original_url", "url", "answer"}  # fmt: skip
+                                        "citation", "original_url", "page_url", "url",
+                                        "answer"}  # fmt: skip
     url = data["passages"][0]["url"]  # the paragraph, with the quoted sentence marked
     assert url.startswith("http://127.0.0.1:8000/documents/defectors.txt?p=5&s=")
     assert url.endswith("#p5")

@@ -263,6 +263,7 @@ OPERATIONS = [
     ("POST", "/api/feedback"),
     ("GET", "/documents.json"),
     ("GET", "/documents/{doc_id}.json"),
+    ("GET", "/documents/{doc_id}/pages/{n}.json"),
     ("GET", "/health"),
     ("POST", "/api/index"),
     ("GET", "/api/index"),

@@ -26,7 +26,8 @@ MERCURY = "What is the boiling point of mercury?"
 WHO = "Who is Ri Il-kyu?"
 WHY = "Why did he leave?"
 PASSAGE_KEYS = {"text", "document", "path", "paragraph", "score", "highlight", "url",
-                "title", "section", "page", "unit", "citation", "original_url"}  # fmt: skip
+                "title", "section", "page", "unit", "citation", "original_url",
+                "page_url"}  # fmt: skip
 
 # A tiny corpus with markup in the text, a subfolder, and ids that need escaping and quoting.
 TINY = {
@@ -852,7 +853,8 @@ def test_docs_page_renders_the_reference_without_javascript(client: TestClient) 
     headings = [h.get_text() for h in page.select("h2 code")]
     assert headings == [
         "GET /api/search", "POST /api/ask", "GET /api/ask", "POST /api/feedback", "GET /health",
-        "GET /api/index", "POST /api/index", "GET /documents.json", "GET /documents/{doc_id}.json",
+        "GET /api/index", "POST /api/index", "GET /documents.json",
+        "GET /documents/{doc_id}/pages/{n}.json", "GET /documents/{doc_id}.json",
         "PUT /api/documents/{name}", "DELETE /api/documents/{name}",
     ]  # fmt: skip
     needs_token = [

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from qa.answer import place
 from qa.engine import DocumentInfo, Engine, clean_question
 from qa.errors import QuestionError
+from qa.pages import Pages
 from qa.paragraphs import SECTION_SEPARATOR, Paragraph
 from web import chat as conversations
 from web.schemas import (
@@ -23,6 +24,7 @@ from web.schemas import (
     DocumentsResponse,
     ErrorResponse,
     document_dict,
+    page_dict,
     paragraph_dict,
 )
 from web.security import same_origin
@@ -157,6 +159,44 @@ def install(
     def documents_json(request: Request) -> dict[str, Any]:
         """Every indexed document with its paragraph count and page."""
         return {"documents": [document_dict(d, base(request)) for d in engine.documents()]}
+
+    views = Pages(engine)
+
+    @app.get("/documents/{doc_id:path}/pages/{n}.png", include_in_schema=False)
+    def page_image(request: Request, doc_id: str, n: int) -> Response:
+        """Page `n` of an indexed PDF as a PNG image (revalidated by its tag: file hash, page,
+        resolution)."""
+        png, tag = views.image(doc_id, n)
+        headers = {"ETag": f'"{tag}"', "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+        return Response(png, media_type="image/png", headers=headers)
+
+    @app.get(
+        "/documents/{doc_id:path}/pages/{n}.json",
+        responses={
+            **ERRORS,
+            404: {"model": ErrorResponse, "description": "No such PDF, page or paragraph."},
+        },
+        tags=["api"],
+        summary="A PDF page with a paragraph's lines marked (the JSON of its page view)",
+    )
+    def page_json(
+        request: Request, doc_id: str, n: int, p: Annotated[int | None, Query(ge=1)] = None
+    ) -> dict[str, Any]:
+        """Page `n` of the PDF `doc_id`: its size in points, the boxes of paragraph `p`'s
+        lines on it (points from the page's top-left), the pages the paragraph is on, and the
+        links to the page's image, the pages around it and the original file."""
+        return page_dict(views.view(doc_id, n, p), base(request))
+
+    @app.get(
+        "/documents/{doc_id:path}/pages/{n}", response_class=HTMLResponse, include_in_schema=False
+    )
+    def page_view(
+        request: Request, doc_id: str, n: int, p: Annotated[int | None, Query(ge=1)] = None
+    ) -> HTMLResponse:
+        """Page `n` of the PDF `doc_id` as an image, paragraph `p`'s lines marked on it."""
+        return render(request, "page.html", {"view": page_dict(views.view(doc_id, n, p))})
 
     @app.get(
         "/documents/{doc_id:path}.json",

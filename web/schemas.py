@@ -16,6 +16,7 @@ from qa.paragraphs import Paragraph
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
+    from qa.pages import PageView
 
 MAX_HISTORY = 100  # earlier questions /api/ask accepts
 
@@ -48,6 +49,7 @@ EXAMPLE_PASSAGE = {
     "highlight": {"start": 219, "end": 533},
     "url": "http://127.0.0.1:8000/documents/defectors.txt?p=5&s=219&e=533#p5",
     "original_url": None,
+    "page_url": None,
 }
 
 
@@ -125,6 +127,11 @@ class PassageOut(BaseModel):
     original_url: str | None = Field(
         description="For a PDF: opens the original file at the paragraph's page; else null.",
         examples=["http://127.0.0.1:8000/files/report.pdf#page=4", None],
+    )
+    page_url: str | None = Field(
+        description="For a PDF: the paragraph's page as an image with the paragraph's lines "
+        "marked (its JSON: `.json` after the page number); else null.",
+        examples=["http://127.0.0.1:8000/documents/report.pdf/pages/4?p=12#mark", None],
     )
 
 
@@ -470,14 +477,60 @@ def original_path(doc_id: str, page: int | None = None) -> str:
     return path if page is None else f"{path}#page={page}"
 
 
+def page_path(doc_id: str, page: int, paragraph: int | None = None, suffix: str = "") -> str:
+    """Site path of a PDF document's page view (`suffix` ".json" or ".png": its twins), with
+    `paragraph` marked."""
+    path = f"/documents/{quote(doc_id, safe='/')}/pages/{page}{suffix}"
+    if paragraph is None:
+        return path
+    return f"{path}?p={paragraph}" + ("#mark" if not suffix else "")
+
+
 def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
     """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute) and, for a
-    PDF, the `original_url` of its file at its page."""
+    PDF, the `original_url` of its file at its page and the `page_url` of its page view."""
     original = passage.page is not None and passage.document.lower().endswith(".pdf")
     return {
         **passage.as_dict(),
         "url": base + document_path(passage.document, passage.paragraph, passage.highlight),
         "original_url": base + original_path(passage.document, passage.page) if original else None,
+        "page_url": (
+            base + page_path(passage.document, passage.page, passage.paragraph)  # type: ignore[arg-type]
+            if original
+            else None
+        ),
+    }
+
+
+BOX = ("x0", "top", "x1", "bottom")
+
+
+def page_dict(view: PageView, base: str = "") -> dict[str, Any]:
+    """A page view as JSON: the page, its image, the marked boxes (points from the page's
+    top-left) and the links around it (`base` makes them absolute)."""
+    number = view.paragraph.number if view.paragraph else None
+
+    def at(page: int) -> str | None:
+        return base + page_path(view.document, page, number) if 1 <= page <= view.pages else None
+
+    return {
+        "document": view.document,
+        "title": view.title,
+        "page": view.page,
+        "pages": view.pages,
+        "width": round(view.width, 2),
+        "height": round(view.height, 2),
+        "paragraph": paragraph_dict(view.paragraph, base) if view.paragraph else None,
+        "marks": [dict(zip(BOX, (round(v, 2) for v in box))) for box in view.marks],
+        "paragraph_pages": [{"page": n, "url": at(n)} for n in view.paragraph_pages],
+        "note": view.note or None,
+        "url": at(view.page),
+        "json_url": base + page_path(view.document, view.page, number, ".json"),
+        "image_url": base + page_path(view.document, view.page, suffix=".png"),
+        "previous_url": at(view.page - 1),
+        "next_url": at(view.page + 1),
+        "original_url": base + original_path(view.document, view.page),
+        "document_url": base + document_path(view.document, number),
     }
 
 

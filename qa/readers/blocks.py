@@ -17,6 +17,18 @@ Unit = Literal["page", "slide", "notes", "row"]
 
 
 @dataclass(frozen=True)
+class Line:
+    """Where one printed line of a block is on its page (PDF and scanned pages): `box` is
+    (x0, top, x1, bottom) in PDF points from the page's top-left corner, and
+    block.text[start:end] is the text printed on it (offsets within the block's text)."""
+
+    page: int  # 1-based
+    box: tuple[float, float, float, float]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Block:
     """One structural piece of a document, in reading order."""
 
@@ -25,6 +37,9 @@ class Block:
     level: int = 0  # 1..6 for a heading, else 0
     page: int | None = None  # 1-based page of a PDF (where the block starts), else None
     unit: Unit = "page"  # what `page` numbers: slide 4, notes of slide 4, row 12 of a sheet
+    # Its printed lines with their boxes, where the reader knows them (PDF, OCR). Not compared:
+    # a block is its text and structure wherever it is printed.
+    lines: tuple[Line, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,28 @@ class Parsed:
     blocks: list[Block] = field(default_factory=list)
     title: str | None = None  # from metadata / <title> / front matter / first heading
     note: str = ""  # e.g. how it was decoded, when that was not plain UTF-8
+
+
+Printed = tuple[int, tuple[float, float, float, float], str]  # page, box, text as printed
+
+
+def place(printed: list[Printed], text: str) -> tuple[Line, ...]:
+    """The printed lines (page, box, text as printed) of a block whose text is `text` (the
+    lines joined, a line-end hyphen, a soft hyphen or a bullet perhaps dropped, spaces put
+    between them), each with the span of `text` it holds; () if they do not spell `text`."""
+    lines = []
+    at = 0
+    for page, box, printed_text in printed:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        start = at
+        for char in printed_text:
+            if at < len(text) and text[at] == char:
+                at += 1
+            # else a character the block's text does not have (a hyphen dropped): skipped
+        if at > start:
+            lines.append(Line(page, box, start, at))
+    return tuple(lines) if at == len(text) else ()
 
 
 class UnreadableError(Exception):

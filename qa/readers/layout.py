@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qa.readers.blocks import Block
+from qa.readers.blocks import place as place_lines
 from qa.readers.boilerplate import Piece, boilerplate
 from qa.readers.outline import Bookmark, Spot, place
 
@@ -349,14 +350,20 @@ def blocks(pages: list[list[Run]], outline: list[Bookmark] | None = None) -> lis
         if i in furniture:
             continue
         if i in marked:
-            result.append(Block("heading", text, marked[i], first.page))
+            block = Block("heading", text, marked[i], first.page)
         elif style:
-            result.append(Block("heading", text, level[style], first.page))
+            block = Block("heading", text, level[style], first.page)
         elif bullet := _BULLET.match(text):  # a list item; its bullet glyph is not text
-            result.append(Block("item", text[bullet.end() :], 0, first.page))
+            block = Block("item", text[bullet.end() :], 0, first.page)
         else:
-            result.append(Block("paragraph", text, 0, first.page))
+            block = Block("paragraph", text, 0, first.page)
+        result.append(replace(block, lines=_printed(groups[i], block.text)))
     return result + before.get(len(found), [])
+
+
+def _printed(group: list[Line], text: str) -> tuple:
+    """The boxes of a block's lines, for marking it on its page (see blocks.place)."""
+    return place_lines([(ln.page, (ln.x0, ln.y0, ln.x1, ln.y1), ln.text) for ln in group], text)
 
 
 def _leading(lines: list[Line]) -> float:

@@ -106,9 +106,13 @@ def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
     """The page's glyphs as runs, in the order the page draws them."""
     textpage = page.get_textpage()
     try:
-        height = page.get_height()
+        # Boxes from the top-left corner of the page as shown (its crop box, if it has one).
+        left, bottom, _, _ = page.get_cropbox()
+        height = page.get_height() + bottom
         runs = _page_runs(textpage, number, height)
-        links = _links(page, height)
+        for run in runs if left else ():
+            run.x0, run.x1 = run.x0 - left, run.x1 - left
+        links = [(x0 - left, x1 - left, top, end) for x0, x1, top, end in _links(page, height)]
         if links:
             for run in runs:
                 run.link = _covered(run, links)

@@ -41,7 +41,7 @@
     }
     quote.append(chars.slice(0, start).join(""), marked, chars.slice(end).join(""));
     const source = el("a", "source", p.citation);
-    source.href = p.url;
+    source.href = p.page_url || p.url; // a PDF passage: its page, the passage marked
     const score = el("span", "score", `score ${p.score.toFixed(2)}`);
     score.title = "retrieval score";
     const caption = el("figcaption");
