@@ -210,12 +210,14 @@ class _Worker:
         self.errors.seek(0)
         said = self.errors.read()[-4096:]
         self.kill()
-        # pdfium aborts silently when an allocation fails; a peak over half the limit shows it
-        # (its last request, e.g. 1 GiB for an inflated stream, was what did not fit).
-        if self.peak_mb >= 0.5 * self.limits.memory_mb or any(s in said for s in _OUT_OF_MEMORY):
-            return memory_reason(self.limits.memory_mb)
         code = self.process.returncode
         how = signal.Signals(-code).name if code is not None and code < 0 else f"exit {code}"
+        # pdfium aborts silently when an allocation fails; an abort after a peak over half the
+        # limit shows it (its last request, e.g. 1 GiB for an inflated stream, did not fit). A
+        # segfault is a crash, however much the reader had used.
+        big = how in ("SIGABRT", "SIGKILL") and self.peak_mb >= 0.5 * self.limits.memory_mb
+        if big or any(s in said for s in _OUT_OF_MEMORY):
+            return memory_reason(self.limits.memory_mb)
         return f"the reader crashed ({how})"
 
     def _reap(self, grace: float) -> None:
