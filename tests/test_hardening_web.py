@@ -412,3 +412,73 @@ def test_the_markdown_export_is_inert(make_engine) -> None:
     assert "[click me](javascript:alert(document.cookie))" in text
     for question in questions:
         assert question in text
+
+
+# --- Errors: every one a short message with the security headers, a MemoryError a 503 ---------
+
+
+class OutOfMemoryIn:
+    """ASGI middleware (inside ours, outside the routes): a MemoryError on /api/oom-middleware."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope.get("path") == "/api/oom-middleware":
+            raise MemoryError
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def failing(seed_settings: Settings, embedder: Embedder) -> TestClient:
+    """The app with routes that fail as a bug or an exhausted memory would."""
+    from starlette.middleware import Middleware
+
+    app = create_app(Engine(seed_settings, embedder))
+
+    def bug() -> None:
+        raise RuntimeError("a bug, with /secret/paths in its message")
+
+    def out_of_memory() -> None:
+        raise MemoryError
+
+    async def out_of_memory_async() -> None:
+        raise MemoryError
+
+    app.add_api_route("/api/bug", bug)
+    app.add_api_route("/bug", bug)
+    app.add_api_route("/api/oom", out_of_memory)  # a plain def: run in the threadpool
+    app.add_api_route("/api/oom-async", out_of_memory_async)
+    app.add_api_route("/oom", out_of_memory)
+    app.user_middleware.append(Middleware(OutOfMemoryIn))  # innermost of the middlewares
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/bug", 500),
+        ("GET", "/bug", 500),
+        ("GET", "/api/nowhere", 404),
+        ("GET", "/nowhere", 404),
+        ("DELETE", "/api/search", 405),
+        ("GET", "/api/search?q=x&k=0", 422),
+        ("GET", "/api/oom", 503),
+        ("GET", "/api/oom-async", 503),
+        ("GET", "/oom", 503),
+        ("GET", "/api/oom-middleware", 503),
+    ],
+)
+def test_every_error_has_the_security_headers_and_no_traceback(
+    failing: TestClient, method: str, path: str, status: int
+) -> None:
+    response = failing.request(method, path)
+    assert response.status_code == status
+    assert {name: response.headers.get(name) for name in HEADERS} == HEADERS
+    assert "Traceback" not in response.text and "/secret/paths" not in response.text
+    if path.startswith("/api/"):
+        detail = readable(response)
+        if status == 503:
+            assert detail.startswith("the server has not enough memory")
+    else:
+        assert len(response.text) < 20_000  # an error page or one line

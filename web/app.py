@@ -63,6 +63,7 @@ from web.schemas import (
     passage_dict,
 )
 from web.security import (
+    OUT_OF_MEMORY,
     BodyLimit,
     Methods,
     NoStore,
@@ -370,5 +371,10 @@ def create_app(engine: Engine, rebuilder: Rebuilder | None = None, watch: bool =
     @app.exception_handler(StarletteHTTPException)
     def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error(request, exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(MemoryError)
+    def on_out_of_memory(request: Request, exc: MemoryError) -> Response:
+        # a short 503, never a traceback (an exception that escapes is SecurityHeaders' to answer)
+        return error(request, 503, OUT_OF_MEMORY)
 
     return app

@@ -32,7 +32,13 @@ HEADERS = {
 
 
 class SecurityHeaders:
-    """ASGI middleware: HEADERS on every HTTP response (a route's own value wins)."""
+    """ASGI middleware: HEADERS on every HTTP response (a route's own value wins), errors too.
+
+    An exception no handler answered (a bug, or a MemoryError in a middleware) gets a short
+    500 here, 503 for a MemoryError, with the headers and no traceback; it is then raised on,
+    for the server's log. (Starlette's own 500 comes from outside every middleware: plain text,
+    without the headers.)
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,16 +47,31 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as e:
+            if not started:
+                if isinstance(e, MemoryError):
+                    await send_error(scope, send_with_headers, 503, OUT_OF_MEMORY)
+                else:
+                    await send_error(scope, send_with_headers, 500, INTERNAL_ERROR)
+            raise
+
+
+OUT_OF_MEMORY = "the server has not enough memory for this request now; try again later"
+INTERNAL_ERROR = "internal error: the server could not answer this request (its log says why)"
 
 
 # Admin pages and answers hold what only the admin may see: no cache (browser or proxy) keeps them.

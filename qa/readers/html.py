@@ -23,6 +23,11 @@ HTML_BLOCKS = (
     "address", "summary",
 )  # fmt: skip
 HTML_INVISIBLE = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
+BREAK = object()  # the end of a block, in the walk of _whole_page
+# lxml (libxml2) stops parsing at 256 levels of nesting and drops the rest of the page: a page
+# that deep is read whole by _whole_page, whose parser has no such limit. The path finds an
+# element 250 levels below the root in time linear in the page (one step per level).
+TOO_DEEP = "/".join(["*"] * 250)
 
 
 @cache
@@ -77,7 +82,7 @@ def _main_content(markup: str) -> tuple[list[Block], str | None]:
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     tree = trafilatura.load_html(markup)
-    if tree is None:
+    if tree is None or tree.find(TOO_DEEP) is not None:
         return [], None
     for element in tree.xpath("|".join(f"//{tag}" for tag in HTML_INVISIBLE if tag != "head")):
         element.drop_tree()  # never content, whatever an extractor thinks (e.g. <template>)
@@ -100,20 +105,35 @@ def _main_content(markup: str) -> tuple[list[Block], str | None]:
 
 
 def _whole_page(markup: str) -> tuple[list[Block], str | None]:
-    """Every visible block of the page (scripts, styles and the like dropped)."""
-    from bs4 import BeautifulSoup
+    """Every visible block of the page (scripts, styles and the like dropped).
+
+    The tree is walked once with a stack of its own, in time linear in its size whatever its
+    depth (marking blocks by inserting strings into a bs4 tree took time quadratic in the
+    nesting: 40,000 nested <div> took minutes).
+    """
+    from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text() if soup.title else None
-    for tag in soup.find_all((*HTML_INVISIBLE, "title")):  # the title is the document's title
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with("\n")
-    for tag in soup.find_all(HTML_BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
+    parts: list[str] = []
+    stack: list = [soup]  # nodes still to visit, and BREAK where a block ends
+    while stack:
+        node = stack.pop()
+        if node is BREAK:
+            parts.append("\n\n")
+        elif isinstance(node, Tag):
+            if node.name in HTML_INVISIBLE or node.name == "title":  # the document's title
+                continue
+            if node.name == "br":
+                parts.append("\n")
+            elif node.name in HTML_BLOCKS:
+                parts.append("\n\n")
+                stack.append(BREAK)
+            stack.extend(reversed(node.contents))
+        elif type(node) in (NavigableString, CData):  # not a comment, doctype or the like
+            parts.append(node)
     out = []
-    for chunk in soup.get_text().split("\n\n"):
+    for chunk in "".join(parts).split("\n\n"):
         text = squeeze(chunk)
         if text:
             out.append(Block("paragraph", text))

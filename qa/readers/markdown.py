@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import re
 
-from qa.readers.blocks import Block, Parsed
+from qa.readers.blocks import Block, Parsed, UnreadableError
 from qa.readers.clean import decode, normalize_newlines, squeeze
 
 # Front matter: a YAML block between `---` lines at the very start of the file.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+
+# Input caps, checked before parsing. markdown-it keeps a token (~1 KB) per emphasis mark and per
+# table cell, so `*a` x 10 million took 30-70 s to end in a MemoryError; real documents stay far
+# below these (a 7 MB Markdown manual peaks at ~140 MB).
+MAX_MARKS = 300_000  # `*`, `_`, `~` and `|` in the whole file (at most ~0.4 GB of tokens)
+MAX_TABLE_COLUMNS = 1_000  # cells of a table's delimiter row (`|---|---|`)
+# Quotes and lists nested deeper than markdown-it's default (20 levels, a list counting two: the
+# list and its item) are dropped by it, silently: up to this depth they are read, deeper the
+# file is refused rather than read in part.
+MAX_NESTING = 100
+_CONTAINERS = ("blockquote_open", "bullet_list_open", "ordered_list_open", "list_item_open")
+# A table's delimiter row: cells of dashes with optional colons, separated by pipes (written to
+# backtrack at most once per line, so a line of a million spaces costs linear time).
+_DELIMITER_ROW = re.compile(r"^[ \t]*(?:\|[ \t]*)?:?-[-: \t|]*$", re.MULTILINE)
 
 
 def front_matter(text: str) -> tuple[dict, str]:
@@ -78,10 +92,37 @@ def html_text(markup: str) -> str:
     return squeeze(soup.get_text(" "))
 
 
+def check_size(text: str) -> None:
+    """UnreadableError if `text` has more emphasis and table marks or table columns than the
+    caps (counted in linear time, before markdown-it makes a token of each)."""
+    for row in _DELIMITER_ROW.finditer(text):
+        columns = row.group().strip().strip("|").count("|") + 1
+        if columns > MAX_TABLE_COLUMNS:
+            raise UnreadableError(
+                f"the Markdown has a table of {columns:,} columns; the limit is "
+                f"{MAX_TABLE_COLUMNS:,}"
+            )
+
+    marks = sum(text.count(mark) for mark in "*_~|")
+    if marks > MAX_MARKS:
+        raise UnreadableError(
+            f"the Markdown has {marks:,} emphasis and table marks (*, _, ~, |); the limit is "
+            f"{MAX_MARKS:,}"
+        )
+
+
 def blocks(text: str) -> list[Block]:
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
+    check_size(text)
+    parser = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING + 1})
+    tokens = parser.enable(["table", "strikethrough"]).parse(text)
+    if any(t.type in _CONTAINERS and t.level >= MAX_NESTING for t in tokens):
+        # markdown-it stopped there: what lies deeper is not in the tokens
+        raise UnreadableError(
+            f"the Markdown nests quotes and lists over {MAX_NESTING} levels deep (a list "
+            f"counts two); the limit is {MAX_NESTING}"
+        )
     out: list[Block] = []
     items = 0  # depth of list items around the current token
     row: list[str] | None = None  # cells of the table row being read
