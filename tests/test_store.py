@@ -94,9 +94,9 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
     import faiss
 
     import qa.retriever
-    import qa.store
+    import qa.store.vectors
 
-    monkeypatch.setattr(qa.store, "ANN_THRESHOLD", 4)
+    monkeypatch.setattr(qa.store.vectors, "ANN_THRESHOLD", 4)
     monkeypatch.setattr(qa.retriever, "CANDIDATES", 2)  # so candidates come from index.search
     engine = make_engine(
         {
