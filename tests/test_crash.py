@@ -31,7 +31,7 @@ CHILD = textwrap.dedent(
         real = store.write_vectors
         def write_then_die(index, path):
             real(index, path)
-            if path.name == "sentences.faiss":
+            if path.name == "sentences.delta.faiss":  # (the base may be linked, not written)
                 die()
         store.write_vectors = write_then_die
     elif point == "before-switch":  # new version complete, pointer not yet switched

@@ -19,7 +19,9 @@ from qa.errors import IndexCorruptError
 # one lexical.npz instead of three bm25s folders. 4: checksums of every file in the manifest.
 # 5: paragraphs carry their section and page (table rows of 6 columns, sections.npy), documents
 # their title and the hash of their file's bytes, the manifest its documents folder.
-FORMAT_VERSION = 5
+# 6: segments: each kind of vectors is a base index (hard-linked from the version that built it)
+# plus a flat delta (<kind>s.delta.faiss) and the slot of every row (table/<kind>_slot.npy).
+FORMAT_VERSION = 6
 FIX = "run `qa index --full` to rebuild it"
 MANIFEST = "manifest.json"
 
@@ -74,13 +76,16 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def checksums(folder: Path) -> dict[str, str]:
-    """Relative path -> checksum of every file of the version in `folder` but its manifest."""
-    return {
-        path.relative_to(folder).as_posix(): _digest(path)
+def checksums(folder: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """Relative path -> checksum of every file of the version in `folder` but its manifest
+    (those `known` taken as given: files linked from a version that recorded them)."""
+    known = known or {}
+    names = (
+        path.relative_to(folder).as_posix()
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != MANIFEST
-    }
+    )
+    return {name: known.get(name) or _digest(folder / name) for name in names}
 
 
 def verify(folder: Path, manifest: dict[str, Any]) -> None:

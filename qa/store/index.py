@@ -7,6 +7,7 @@ from the version it loaded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from qa.store.format import (
     verify,
     write_json,
 )
-from qa.store.vectors import StoredVectors, read_vectors, write_vectors
+from qa.store.segments import Segments
+from qa.store.vectors import read_vectors, write_vectors
 from qa.table import Paragraphs, Strings, load_array, save_array
 
 
@@ -39,11 +41,11 @@ class Index:
 
     manifest: dict[str, Any]
     paragraphs: Sequence[Paragraph]  # a list when just built, a table.Paragraphs when loaded
-    passages: faiss.Index
+    passages: Segments  # (a plain faiss.Index is taken as a base without delta)
     passage_paragraph: np.ndarray  # int32, paragraph row of each passage vector
     passage_span: np.ndarray  # int32 (n, 2), passage span within its paragraph text
     passage_hash: Sequence[str]
-    sentences: faiss.Index
+    sentences: Segments
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
     sentence_hash: Sequence[str]
@@ -63,9 +65,13 @@ class Index:
         bounds = np.arange(len(self.paragraphs) + 1)
         self.passage_first = np.searchsorted(self.passage_paragraph, bounds).astype(np.int64)
         self.sentence_first = np.searchsorted(self.sentence_paragraph, bounds).astype(np.int64)
-        # The stored vectors, for rescoring candidates (retriever): views, no copies.
-        self.passage_vectors = StoredVectors(self.passages)
-        self.sentence_vectors = StoredVectors(self.sentences)
+        if isinstance(self.passages, faiss.Index):
+            self.passages = Segments(self.passages)
+        if isinstance(self.sentences, faiss.Index):
+            self.sentences = Segments(self.sentences)
+        # The stored vectors by row, for rescoring candidates (retriever).
+        self.passage_vectors = self.passages
+        self.sentence_vectors = self.sentences
 
     @property
     def version(self) -> str:
@@ -89,10 +95,14 @@ class Index:
                 hashes = Strings.pack(hashes)
                 setattr(self, f"{kind}_hash", hashes)
             hashes.save(table, f"{kind}_hash")
-        write_vectors(self.passages, folder / "passages.faiss")
-        write_vectors(self.sentences, folder / "sentences.faiss")
+        linked = {
+            f"{kind}s.faiss": _save_segments(getattr(self, f"{kind}s"), folder, table, kind)
+            for kind in ("passage", "sentence")
+        }
         self.lexical.save(folder / "lexical.npz")
-        self.manifest["checksums"] = checksums(folder)
+        # A linked base file is the base version's, checksummed when it was written.
+        self.manifest["checksums"] = checksums(folder, {k: v for k, v in linked.items() if v})
+        self.locate(folder)
         # The manifest goes last: a folder with a manifest is complete.
         write_json(folder / MANIFEST, self.manifest)
         for path in [*folder.rglob("*"), folder]:
@@ -109,10 +119,10 @@ class Index:
         pool = ThreadPoolExecutor(max_workers=1)
         try:
             vectors = pool.submit(
-                lambda: (
-                    read_vectors(folder / "passages.faiss"),
-                    read_vectors(folder / "sentences.faiss"),
-                )
+                lambda: [
+                    (read_vectors(folder / f"{k}.faiss"), read_vectors(folder / f"{k}.delta.faiss"))
+                    for k in ("passages", "sentences")
+                ]
             )
             table = folder / "table"
             paragraphs = Paragraphs.load(table)
@@ -127,7 +137,16 @@ class Index:
                 )
             }
             lexical = Lexical.load(folder / "lexical.npz", n, len(parts["sentence_hash"]))
-            passages, sentences = vectors.result()
+            passages, sentences = (
+                Segments(
+                    base,
+                    delta,
+                    load_array(table, f"{kind}_slot", np.int32),
+                    folder / f"{kind}s.faiss",
+                    manifest["checksums"][f"{kind}s.faiss"],
+                )
+                for kind, (base, delta) in zip(("passage", "sentence"), vectors.result())
+            )
             index = cls(
                 manifest=manifest,
                 paragraphs=paragraphs,
@@ -163,15 +182,29 @@ class Index:
         ):
             raise IndexCorruptError(f"the index parts do not match each other: {FIX}")
 
-    def vectors(self, which: str) -> dict[str, np.ndarray]:
-        """hash -> vector for 'passages' or 'sentences': what a rebuild may reuse."""
-        index, hashes = (
-            (self.passages, self.passage_hash)
-            if which == "passages"
-            else (self.sentences, self.sentence_hash)
+    def locate(self, folder: Path) -> None:
+        """The version's files are in `folder` (now): a later version links its base from there."""
+        for segments, name in (
+            (self.passages, "passages.faiss"),
+            (self.sentences, "sentences.faiss"),
+        ):
+            segments.source, segments.checksum = folder / name, self.manifest["checksums"][name]
+
+    def hash_rows(self, which: str) -> dict[str, int]:
+        """Text hash -> vector row for 'passages' or 'sentences': what a rebuild may reuse."""
+        hashes = self.passage_hash if which == "passages" else self.sentence_hash
+        return {h: row for row, h in enumerate(hashes)}
+
+    def pending(self) -> int:
+        """Paragraphs added, changed or deleted since the base was built: those with vectors in
+        the delta, and the base's passage tombstones (one or a few per deleted paragraph)."""
+        changed = np.concatenate(
+            [
+                self.passage_paragraph[self.passages.delta_row],
+                self.sentence_paragraph[self.sentences.delta_row],
+            ]
         )
-        matrix = index.reconstruct_n(0, index.ntotal) if index.ntotal else []
-        return dict(zip(hashes, matrix, strict=True))
+        return len(np.unique(changed)) + self.passages.tombstones
 
 
 def _rows_fit(owner: np.ndarray, paragraphs: int) -> bool:
@@ -179,3 +212,22 @@ def _rows_fit(owner: np.ndarray, paragraphs: int) -> bool:
     return not len(owner) or (
         owner[0] >= 0 and owner[-1] < paragraphs and not np.any(np.diff(owner) < 0)
     )
+
+
+def _save_segments(segments: Segments, folder: Path, table: Path, kind: str) -> str | None:
+    """Write the segments of `kind` into `folder`: the base hard-linked from the version it was
+    read from or written to when that file is still there (returns its checksum then), else
+    written; the delta and the rows' slots written."""
+    base = folder / f"{kind}s.faiss"
+    linked = None
+    if segments.source is not None and segments.checksum is not None:
+        try:
+            os.link(segments.source, base)
+            linked = segments.checksum
+        except OSError:  # gone (cleaned), or a file system without hard links: write it
+            pass
+    if linked is None:
+        write_vectors(segments.base, base)
+    write_vectors(segments.delta, folder / f"{kind}s.delta.faiss")
+    save_array(table, f"{kind}_slot", segments.slot.astype(np.int32))
+    return linked

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
 from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError
@@ -68,6 +70,7 @@ class Store:
             self.versions.mkdir(parents=True, exist_ok=True)
             index.save(staging)
             os.replace(staging, self.versions / name)
+            index.locate(self.versions / name)
             fsync(self.versions)
             tmp = self.root / ".current.tmp"
             tmp.write_text(name + "\n", "utf-8")
@@ -109,6 +112,11 @@ def _reason(error: BaseException) -> str:
 
 
 _VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*")
+
+
+def version_name(created: datetime) -> str:
+    """A new version's name: sortable by creation time, unique by a random suffix."""
+    return created.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 def _remove(path: Path) -> None:
