@@ -258,3 +258,26 @@ def test_no_request_fails_while_a_merge_switches_a_real_server(make_engine) -> N
         sock.close()
     assert merged in versions and len(versions) == 2
     assert len(statuses) > 10 and set(statuses) == {200}
+
+
+def test_qa_index_merges_once_the_delta_passes_merge_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, embedder
+) -> None:
+    from qa import cli
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, "utf-8")
+    monkeypatch.setattr("qa.engine.Embedder", lambda *a, **k: embedder)
+    monkeypatch.setenv("QA_MERGE_AFTER", "2")
+    index = str(tmp_path / "index")
+    assert cli.main(["index", "--docs", str(docs), "--index", index]) == 0
+    (docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    assert cli.main(["index", "--index", index]) == 0  # 1 changed paragraph: kept in the delta
+    assert "merg" not in capsys.readouterr().err
+    (docs / "music.txt").unlink()  # 2 more: past 2
+    assert cli.main(["index", "--index", index]) == 0
+    assert "merged: index version" in capsys.readouterr().err
+    loaded = Store(Path(index)).load("all-MiniLM-L6-v2")
+    assert loaded.manifest["base"] == loaded.version and loaded.pending() == 0

@@ -118,7 +118,8 @@ def live(segments: Segments, hashes: Iterable[str]) -> dict[str, list[int]]:
     """Text hash -> the base ids still holding its vector (`hashes`: of the version's rows)."""
     found: dict[str, list[int]] = {}
     nb = segments.base.ntotal
-    for h, s in zip(hashes, segments.slot.tolist(), strict=True):
+    pairs = list(zip(hashes, segments.slot.tolist(), strict=True))
+    for h, s in reversed(pairs):  # last first: over() pops a text's rows in their order
         if s < nb:
             found.setdefault(h, []).append(s)
     return found
