@@ -32,8 +32,8 @@ def base_vectors() -> np.ndarray:
     index = Store(OUT / "squad" / "index").load("all-MiniLM-L6-v2")
     return np.concatenate(
         [
-            index.passages.reconstruct_n(0, index.passages.ntotal),
-            index.sentences.reconstruct_n(0, index.sentences.ntotal),
+            index.passages.all(),
+            index.sentences.all(),
         ]
     )
 

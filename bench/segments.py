@@ -11,7 +11,7 @@ equivalence  the 2,067 SQuAD dev contexts (bench/out/squad, one document each; b
              (a new base from the same vectors, so only the segments differ): top-5 paragraphs
              identical for every 5th SQuAD dev question (2,114)?
 updates      the synthetic 100k index of bench/search_load.py (592k vectors), its documents
-             written as files: adding one article (40 paragraphs, all text new), changing one
+             written as files: adding one document (5 paragraphs, all text new), changing one
              document, deleting one, each timed as Engine.build (what `--watch` and an upload
              run; the server swaps to it in memory) against embedding the same texts alone.
 throughput   the 100k index with 5,000 paragraphs moved to the delta (their base vectors
@@ -98,7 +98,7 @@ def equivalence() -> None:
         shutil.move(docs / name, root / "held" / name)
     base = engine(docs, root / "index", merge_after=0)
     t = time.perf_counter()
-    base.build()  # a new base (HNSW) of the 2,037 others, from the stored vectors
+    base.build(repoint=True)  # a new base (HNSW) of the 2,037 others, from the stored vectors
     print(f"base without the held-back 30: {time.perf_counter() - t:.1f}s", flush=True)
     shutil.copytree(root / "index", root / "twin")  # the same start, built without segments
     for name in held:
@@ -121,7 +121,7 @@ def equivalence() -> None:
         flush=True,
     )
     _, questions = load_squad(SQUAD)
-    asked = [q.question for q in questions][::5]
+    asked = [q.text for q in questions][::5]
     t = time.perf_counter()
     queries = [make_query(q, live.embedder.encode_query(q)) for q in asked]
     print(f"  {len(queries):,} questions encoded: {time.perf_counter() - t:.1f}s", flush=True)
@@ -179,11 +179,11 @@ def updates() -> None:
     plan = live.build()
     print(f"first build over the files (nothing to do): {plan.summary()}", flush=True)
     contexts, _ = load_squad(SQUAD)
-    article = list(contexts.values())[:40]  # one article's worth of paragraphs, all text new
+    article = list(contexts.values())[:5]  # a one-page document: 5 paragraphs, all text new
     text = "\n\n".join(c.lower() for c in article)
     (docs / "new-article.txt").write_text(text, "utf-8")
     texts = texts_of(live, docs / "new-article.txt", "new-article.txt")
-    timed_build(live, texts, "add one article (40 paragraphs)")
+    timed_build(live, texts, "add one document (5 paragraphs)")
     victim = sorted(docs.glob("c01/*"))[0]
     new = victim.read_text("utf-8").upper()
     victim.write_text(new, "utf-8")
@@ -222,7 +222,7 @@ def throughput(rounds: int = 6, per_round: int = 150) -> None:
         flush=True,
     )
     _, questions = load_squad(SQUAD)
-    asked = [q.question for q in questions][1::7][: per_round * 2]
+    asked = [q.text for q in questions][1::7][: per_round * 2]
     queries = [make_query(q, live.embedder.encode_query(q)) for q in asked]
 
     def qps(work) -> float:
@@ -286,7 +286,7 @@ def merge_under_load(seconds_cap: float = 1800.0) -> None:
     try:
         _wait_up(sock_port)
         _, questions = load_squad(SQUAD)
-        asked = [q.question for q in questions][::11]
+        asked = [q.text for q in questions][::11]
         statuses: list[int] = []
         versions: list[str] = []
         stop = threading.Event()

@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from qa.settings import Settings
 from qa.store import Store, segments
 from qa.store.merge import merge
 from qa.store.vectors import flat_index, hnsw_index
+from tests.conftest import serving
 
 DOCS = {
     "volcano.txt": "Volcanoes erupt molten rock called lava.\n\n"
@@ -200,31 +200,21 @@ def test_an_index_of_the_format_before_segments_is_refused_with_the_fix(make_eng
 
 
 def test_no_request_fails_while_a_merge_switches_a_real_server(make_engine) -> None:
-    from web import server as server_module
     from web.app import create_app
 
     engine = make_engine(DOCS)
     engine.build()
     _update(engine.settings.docs)
     engine.build()
-    sock = server_module.listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    settings = replace(engine.settings, port=port)
-    served = Engine(settings, engine.embedder)
-    server = server_module.server(create_app(served, Rebuilder(served, 0.1)), settings)
-    server.config.log_config = None
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
     statuses: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()
 
-    def client(question: str) -> None:
+    def app(settings: Settings):  # noqa: ANN202
+        served = Engine(settings, engine.embedder)
+        return create_app(served, Rebuilder(served, 0.1))
+
+    def client(base: str, question: str) -> None:
         url = f"{base}/api/search?q={urllib.parse.quote(question)}&k=3"
         for _ in range(400):  # bounded
             if stop.is_set():
@@ -239,23 +229,22 @@ def test_no_request_fails_while_a_merge_switches_a_real_server(make_engine) -> N
             except OSError:  # refused, reset, timed out: a failed request too
                 statuses.append(0)
 
-    clients = [threading.Thread(target=client, args=(q,)) for q in QUESTIONS[:3]]
-    try:
-        for c in clients:
-            c.start()
-        time.sleep(0.5)
-        merged = Engine(settings, engine.embedder).merge()  # as `qa index` would, elsewhere
-        deadline = time.monotonic() + 30
-        while merged not in versions and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        for c in clients:
-            c.join(60)
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(engine.settings, app) as port:
+        base = f"http://127.0.0.1:{port}"
+        clients = [threading.Thread(target=client, args=(base, q)) for q in QUESTIONS[:3]]
+        try:
+            for c in clients:
+                c.start()
+            time.sleep(0.5)
+            merged = engine.merge()  # as `qa index` would, in another process
+            deadline = time.monotonic() + 30
+            while merged not in versions and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for c in clients:
+                c.join(60)
     assert merged in versions and len(versions) == 2
     assert len(statuses) > 10 and set(statuses) == {200}
 
