@@ -4,11 +4,13 @@ small exact delta.
 The base is the FAISS index a full build or a merge made (an HNSW graph past ANN_THRESHOLD
 vectors: ~190 s to build at 592k vectors). A later build that adds, changes or deletes a few
 documents keeps it as it is (its file hard-linked into the new version, never copied or rebuilt)
-and puts the vectors of new text into the delta, an exact flat index rebuilt with each version
-(it stays small). Base vectors whose text is gone are tombstones: a FAISS IDSelector masks them
-in every search, so they are never returned. Row r of the version (paragraph order, as the
-table's vector rows) is stored at slot[r]: base id slot[r] below base.ntotal, else delta id
-slot[r] - base.ntotal. A merge (qa/store/merge.py) folds the delta into a new base.
+and puts the vectors of new text into the delta, an exact (exhaustive) index rebuilt with each
+version (it stays small), storing its vectors as the base does: float16 beside an HNSW graph
+(the values a merge will give them, and half the bytes to scan), float32 beside a flat base.
+Base vectors whose text is gone are tombstones: a FAISS IDSelector masks them in every search,
+so they are never returned. Row r of the version (paragraph order, as the table's vector rows)
+is stored at slot[r]: base id slot[r] below base.ntotal, else delta id slot[r] - base.ntotal.
+A merge (qa/store/merge.py) folds the delta into a new base.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Segments:
         self.tombstones = nb - live
         self._params = self._mask() if self.tombstones else None
         self._base_vectors = StoredVectors(base)
+        self._delta_vectors = StoredVectors(self.delta)
         self.source = source  # the file the base was read from or written to (to link it)
         self.checksum = checksum  # that file's checksum, as its manifest recorded it
 
@@ -101,7 +104,7 @@ class Segments:
         out = np.empty((len(slots), self.d), dtype=np.float32)
         if in_base.any():
             out[in_base] = self._base_vectors.rows(slots[in_base])
-        out[~in_base] = self.delta.reconstruct_batch(slots[~in_base] - nb)
+        out[~in_base] = self._delta_vectors.rows(slots[~in_base] - nb)
         return out
 
     def all(self) -> np.ndarray:
@@ -144,5 +147,16 @@ def over(
         else:
             missing.append(row)
     slot[missing] = nb + np.arange(len(missing))
-    delta = flat_index(np.asarray(vectors(missing), np.float32).reshape(-1, base.d), base.d)
+    delta = delta_index(np.asarray(vectors(missing), np.float32).reshape(-1, base.d), base.base)
     return Segments(base.base, delta, slot, base.source, base.checksum)
+
+
+def delta_index(vectors: np.ndarray, base: faiss.Index) -> faiss.Index:
+    """An exhaustive index of `vectors`, stored as `base` stores its own."""
+    if not isinstance(base, faiss.IndexHNSW):
+        return flat_index(vectors, base.d)
+    index = faiss.IndexScalarQuantizer(
+        base.d, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))  # (float16 needs no training)
+    return index
