@@ -287,7 +287,7 @@ def build(
         d = embedder.dimension
         vectors_of = _vector_source(previous, passage_cache, sentence_cache, fresh, d)
         # Over a previous version, its base is kept and new text goes into the delta segment
-        # (seconds at any size); a first or full build makes a new base (qa/store/segments.py).
+        # (no graph to build); a first or full build makes a new base (qa/store/segments.py).
         base = previous if merge_after > 0 else None
         passage_hashes = [h for _, _, h in passage_rows]
         sentence_hashes = [h for _, _, h in sentence_rows]

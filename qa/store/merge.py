@@ -1,8 +1,8 @@
 """Merge: fold the delta segment of a version into a new base, published like any version.
 
 Building the new base (an HNSW graph over every vector: minutes at 100k paragraphs) runs without
-the build lock, from the version in use, so builds go on meanwhile (an edited file is still
-answerable in seconds). Only then is the lock taken: the version current by now (the same one,
+the build lock, from the version in use, so builds go on meanwhile (an edited file does not
+wait for the merge). Only then is the lock taken: the version current by now (the same one,
 or a later build's) is published again over the new base, its rows taking the new base's
 vectors by text hash and the few rows added since going into its delta. The switch is the
 atomic `current` rename every build uses: a request in flight finishes on the version it

@@ -86,8 +86,10 @@ class Segments:
             ok = ids[0] >= 0
             scores.append(found[0][ok])
             rows.append(row_of[ids[0][ok]])
-        if not scores:
-            return np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
+        if len(scores) < 2:  # one segment (no delta, or no base): its own order, no merging
+            if not scores:
+                return np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
+            return scores[0][None, :], rows[0][None, :]
         score, row = np.concatenate(scores), np.concatenate(rows)
         best = np.argsort(-score, kind="stable")[:k]
         return score[best][None, :], row[best][None, :]
