@@ -4,8 +4,14 @@
     vectors.py  FAISS vector indexes (exact or HNSW) and reading their stored rows
     index.py    Index: one loaded version (paragraph table, vectors, BM25) and its files
     local.py    Store: the index folder, its `current` version, atomic publishing; BuildLock
+    segments.py Segments: a kind's vectors as a sealed base, a small exact delta, tombstones
+    merge.py    merge(): fold the delta into a new base, published like any version
 
 A version is written complete beside the one in use and made current in one atomic step.
+Everything above the store (indexer, retriever, engine) uses only Store's current / load /
+publish / clean / lock_path and an Index whose `passages` and `sentences` answer search(q, k)
+-> rows, rows(ids) -> vectors, ntotal and d (Segments): a second backend (Milvus) is a module
+beside local.py giving those, chosen by the store URI.
 """
 
 from qa.store.format import FIX, FORMAT_VERSION, check_model, checksums, read_manifest, verify

@@ -13,8 +13,9 @@ import numpy as np
 # 0.983 at 1M (float16 graph; 0.75 ms per query against 148 ms for the scan); at 500k,
 # efConstruction 40 reached 0.93 at best.
 # Candidates from either kind are rescored from the stored vectors (StoredVectors, below), so
-# ANN can only miss a candidate, never misscore one. There are no deletions to handle: every
-# build writes a complete new version whose indexes are built afresh from the (reused) vectors.
+# ANN can only miss a candidate, never misscore one. Deletions never touch a graph: deleted
+# vectors are masked at search time (tombstones, qa/store/segments.py) until a merge builds a
+# new graph from the vectors in use.
 # The graph stores its vectors as float16 (IndexHNSWSQ, QT_fp16): half the memory of float32
 # (at 100k paragraphs, 592k vectors: 455 MB instead of 910 MB, which was half the server's RSS).
 # Measured by bench/fp16_index.py (the synthetic 100k index, same graph, 200 SQuAD questions):
