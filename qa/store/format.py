@@ -20,7 +20,7 @@ from qa.errors import IndexCorruptError
 # 5: paragraphs carry their section and page (table rows of 6 columns, sections.npy), documents
 # their title and the hash of their file's bytes, the manifest its documents folder.
 # 6: segments: each kind of vectors is a base index (hard-linked from the version that built it)
-# plus a flat delta (<kind>s.delta.faiss) and the slot of every row (table/<kind>_slot.npy).
+# plus an exhaustive delta (<kind>s.delta.faiss) and the slot of every row (table/<kind>_slot.npy).
 FORMAT_VERSION = 6
 FIX = "run `qa index --full` to rebuild it"
 MANIFEST = "manifest.json"
