@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import qa.store  # noqa: E402
+import qa.store.vectors  # noqa: E402
 from qa.store import HNSW_EF_SEARCH, Store, flat_index, hnsw_index  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -32,8 +32,8 @@ def base_vectors() -> np.ndarray:
     index = Store(OUT / "squad" / "index").load("all-MiniLM-L6-v2")
     return np.concatenate(
         [
-            index.passages.reconstruct_n(0, index.passages.ntotal),
-            index.sentences.reconstruct_n(0, index.sentences.ntotal),
+            index.passages.all(),
+            index.sentences.all(),
         ]
     )
 
@@ -69,10 +69,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--flat-timed", type=int, default=30, help="single queries timed on flat")
-    parser.add_argument("--ef-construction", type=int, default=qa.store.HNSW_EF_CONSTRUCTION)
+    ef_construction = qa.store.vectors.HNSW_EF_CONSTRUCTION
+    parser.add_argument("--ef-construction", type=int, default=ef_construction)
     parser.add_argument("--ef", type=int, nargs="*", default=[32, 64, HNSW_EF_SEARCH, 200])
     args = parser.parse_args()
-    qa.store.HNSW_EF_CONSTRUCTION = args.ef_construction  # to try others than qa.store's
+    qa.store.vectors.HNSW_EF_CONSTRUCTION = args.ef_construction  # to try others than qa.store's
 
     base = base_vectors()
     questions = np.load(OUT / "questions.npy")

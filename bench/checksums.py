@@ -28,12 +28,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import store as store_module  # noqa: E402
 from qa.evaluation import load_squad  # noqa: E402
 from qa.lexical import Lexical, terms  # noqa: E402
 from qa.paragraphs import Paragraph  # noqa: E402
 from qa.sentences import sentence_spans  # noqa: E402
 from qa.store import FORMAT_VERSION, Index, Store, vector_index  # noqa: E402
+from qa.store import index as store_module  # noqa: E402
+from qa.store import vectors as store_vectors  # noqa: E402
 from qa.units import text_hash  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "checksum100k"
@@ -71,7 +72,7 @@ def build(target: int, squad: Path) -> Store:
         v = rng.standard_normal((n, D), dtype=np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    store_module.HNSW_EF_CONSTRUCTION = 16  # only to build faster; same sizes, same load
+    store_vectors.HNSW_EF_CONSTRUCTION = 16  # only to build faster; same sizes, same load
     passages = vector_index(unit(len(passage_rows)), D)
     sentences = vector_index(unit(len(sentence_rows)), D)
     print(f"  vectors: {time.perf_counter() - started:.0f} s", flush=True)

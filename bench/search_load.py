@@ -96,8 +96,8 @@ def synthetic_index(target: int = 100_000) -> Path:
     pid, passage_paragraph = tile(base.passage_paragraph, base.passage_first)
     sid, sentence_paragraph = tile(base.sentence_paragraph, base.sentence_first)
     d = base.manifest["dimension"]
-    pvec = base.passages.reconstruct_n(0, base.passages.ntotal)
-    svec = base.sentences.reconstruct_n(0, base.sentences.ntotal)
+    pvec = base.passages.all()
+    svec = base.sentences.all()
     # Copy 0 keeps the real vectors; every other copy gets noise-perturbed ones.
     passage_vectors = synthesize(pvec, len(pid), seed=2)
     passage_vectors[: len(pvec)] = pvec

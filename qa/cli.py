@@ -214,16 +214,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from qa.engine import Engine
 
+        engine = Engine(settings)
         if args.ray is None:
-            plan = Engine(settings).build(
+            plan = engine.build(
                 full=args.full, dry_run=args.dry_run, progress=True, repoint=args.repoint
             )
         else:
             from qa.cluster import build_on_ray
 
-            plan, workers = build_on_ray(
-                Engine(settings), args.ray, args.full, args.dry_run, args.repoint
-            )
+            plan, workers = build_on_ray(engine, args.ray, args.full, args.dry_run, args.repoint)
             if workers:
                 print(f"embedded on {workers} Ray workers", file=sys.stderr)
         for skipped in plan.skipped:
@@ -233,6 +232,9 @@ def run(args: argparse.Namespace) -> int:
         for note in plan.notes:
             print(f"note: {terminal(note, one_line=True)}", file=sys.stderr)
         print(("plan (dry run): " if args.dry_run else "") + plan.summary())
+        if plan.merge_due:  # the new version already serves; this folds its delta into a base
+            print("merging the index's delta segment into a new base…", file=sys.stderr)
+            print(f"merged: index version {engine.merge()}", file=sys.stderr)
     elif args.command == "ask":
         answer = _engine(settings).ask(args.question, document=args.document, explain=args.explain)
         if args.json:

@@ -33,6 +33,7 @@ from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
 from qa.store import Index, Store, check_model
+from qa.store.merge import merge
 from qa.verifier import read_question
 from qa.workers import Limits
 
@@ -154,6 +155,7 @@ class Engine:
             docs, self.store, self.embedder, full=full, dry_run=dry_run, progress=progress,
             loaded=self._index, map_batches=map_batches, report=report,
             limits=Limits.of(self.settings),
+            merge_after=self.settings.merge_after,
         )  # fmt: skip
         if plan.index is not None:  # just built and published: swap without reading it back
             with self._reload_lock:
@@ -163,6 +165,16 @@ class Engine:
         elif not dry_run:
             self.reload()
         return plan
+
+    def merge(self) -> str:
+        """Fold the delta segment of the index in use into a new base (minutes at 100k
+        paragraphs; builds go on meanwhile) and switch to it; returns its version."""
+        merged = merge(self.store, self.index, self.model_name)
+        with self._reload_lock:
+            if self.store.current() == merged.version:
+                self._index = merged
+        release_memory()
+        return merged.version
 
     def search(self, text: str, k: int = 5, document: str | None = None) -> list[Passage]:
         """The k best paragraphs for `text`, best first, each with its highlight."""

@@ -8,7 +8,6 @@ switched to atomically, so a crash at any moment leaves the previous index servi
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -31,7 +30,9 @@ from qa.files import real_folder
 from qa.lexical import Lexical, Text, terms
 from qa.pages import keep_layouts
 from qa.paragraphs import Paragraph, split_paragraphs
-from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, vector_index
+from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, segments
+from qa.store.local import version_name
+from qa.store.segments import Segments
 from qa.units import split_units, text_hash
 
 DEFAULT_DOCS = Path("seeds")  # the documents folder of a new index when none is given
@@ -66,6 +67,7 @@ class Plan:
     note: str = ""  # e.g. why a full rebuild happened
     notes: list[str] = field(default_factory=list)  # "id: note" of each document read with one
     index: Index | None = field(default=None, repr=False)  # the version built (in memory)
+    merge_due: bool = False  # its delta passed the threshold: fold it into a new base (merge)
 
     def summary(self) -> str:
         docs = len(self.added) + len(self.changed) + len(self.unchanged)
@@ -149,13 +151,16 @@ def build(
     map_batches: MapBatches | None = None,
     report: Callable[[Progress], None] | None = None,
     limits: workers.Limits | None = None,
+    merge_after: int = 0,
 ) -> Plan:
     """Index the documents under `docs` into `store`; returns what was done.
 
     `map_batches` encodes the embedder's batches elsewhere (Embedder.encode, qa/cluster.py).
     `report` is told how far it got (documents read, texts embedded) as it goes. Files are parsed
     by worker processes under `limits` (default: the defaults of the settings); a file that broke
-    them before is not read again until it changes (qa/refusals.py)."""
+    them before is not read again until it changes (qa/refusals.py).
+    `merge_after` > 0: over a previous version, new vectors go into its delta segment (and
+    plan.merge_due says when it holds more than that many changed paragraphs); 0: a new base."""
     started = time.perf_counter()
     state = Progress()
 
@@ -246,8 +251,8 @@ def build(
             plan.seconds = time.perf_counter() - started
             return plan
 
-        passage_cache = previous.vectors("passages") if previous else {}
-        sentence_cache = previous.vectors("sentences") if previous else {}
+        passage_cache = previous.hash_rows("passages") if previous else {}  # hash -> row
+        sentence_cache = previous.hash_rows("sentences") if previous else {}
         passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
         reused = _reusable_rows(previous) if previous else None
         by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
@@ -296,12 +301,15 @@ def build(
             )
             fresh = dict(zip(texts, vectors))
         tell(phase="writing")
-        cache = {**sentence_cache, **passage_cache, **fresh}
         d = embedder.dimension
-        passage_vectors = np.array([cache[h] for _, _, h in passage_rows], dtype=np.float32)
-        sentence_vectors = np.array([cache[h] for _, _, h in sentence_rows], dtype=np.float32)
+        vectors_of = _vector_source(previous, passage_cache, sentence_cache, fresh, d)
+        # Over a previous version, its base is kept and new text goes into the delta segment
+        # (no graph to build); a first or full build makes a new base (qa/store/segments.py).
+        base = previous if merge_after > 0 else None
+        passage_hashes = [h for _, _, h in passage_rows]
+        sentence_hashes = [h for _, _, h in sentence_rows]
         created = datetime.now(UTC)
-        plan.version = created.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        plan.version = version_name(created)
         index = Index(
             manifest={
                 "format": FORMAT_VERSION,
@@ -310,6 +318,7 @@ def build(
                 "model": embedder.name,
                 "dimension": d,
                 "docs": folder,
+                "base": base.manifest["base"] if base else plan.version,
                 "documents": doc_entries,
                 "paragraphs": len(paragraphs),
                 "passages": len(passage_rows),
@@ -317,20 +326,64 @@ def build(
                 "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
             },
             paragraphs=paragraphs,
-            passages=vector_index(passage_vectors.reshape(-1, d), d),
+            passages=_segments(base, "passage", passage_hashes, vectors_of, d),
             passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
             passage_span=np.array([s for _, s, _ in passage_rows], dtype=np.int32).reshape(-1, 2),
-            passage_hash=[h for _, _, h in passage_rows],
-            sentences=vector_index(sentence_vectors.reshape(-1, d), d),
+            passage_hash=passage_hashes,
+            sentences=_segments(base, "sentence", sentence_hashes, vectors_of, d),
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
-            sentence_hash=[h for _, _, h in sentence_rows],
+            sentence_hash=sentence_hashes,
             lexical=lexical.result(),
         )
         store.publish(index)  # IndexWriteError if it fails, with nothing half-written left
         plan.index = index
+        plan.merge_due = merge_after > 0 and index.pending() > merge_after
         plan.seconds = time.perf_counter() - started
         return plan
+
+
+def _vector_source(
+    previous: Index | None,
+    passage_at: dict[str, int],
+    sentence_at: dict[str, int],
+    fresh: dict[str, np.ndarray],
+    d: int,
+) -> Callable[[list[str]], np.ndarray]:
+    """hashes -> their vectors: embedded now, else the previous version's (passage or sentence)."""
+
+    def vectors(hashes: list[str]) -> np.ndarray:
+        out = np.empty((len(hashes), d), dtype=np.float32)
+        old: dict[str, list[tuple[int, int]]] = {"passage": [], "sentence": []}
+        for i, h in enumerate(hashes):
+            if h in fresh:
+                out[i] = fresh[h]
+            elif h in passage_at:
+                old["passage"].append((i, passage_at[h]))
+            else:
+                old["sentence"].append((i, sentence_at[h]))
+        for kind, pairs in old.items():
+            if pairs and previous is not None:
+                at, rows = zip(*pairs, strict=True)
+                out[list(at)] = getattr(previous, f"{kind}s").rows(np.array(rows))
+        return out
+
+    return vectors
+
+
+def _segments(
+    base: Index | None,
+    kind: str,
+    hashes: list[str],
+    vectors: Callable[[list[str]], np.ndarray],
+    d: int,
+) -> Segments:
+    """The `kind` vectors of a new version: a new base, or `base`'s base with a delta."""
+    if base is None:
+        return segments.fresh(vectors(hashes), d)
+    old = getattr(base, f"{kind}s")
+    available = segments.live(old, getattr(base, f"{kind}_hash"))
+    return segments.over(old, available, hashes, lambda rows: vectors([hashes[r] for r in rows]))
 
 
 def _reread(

@@ -60,6 +60,7 @@ class Rebuilder:
         self._threads: list[threading.Thread] = []
         self._history: deque[BuildState] = deque(maxlen=HISTORY)
         self._embedding_since: float | None = None
+        self.merging: threading.Thread | None = None  # the background merge, if one ran
 
     @property
     def status(self) -> BuildState:
@@ -120,6 +121,8 @@ class Rebuilder:
             plan = self.engine.build(report=partial(self._progress, running.job))
             status = replace(running, state="idle", finished=_now(), summary=plan.summary())
             log.info("index rebuilt (job %s): %s", running.job, status.summary)
+            if plan.merge_due:
+                self.merge_in_background()
         except QAError as e:
             status = replace(running, state="failed", finished=_now(), error=str(e))
             log.warning("index rebuild failed (job %s): %s", running.job, e)
@@ -134,6 +137,21 @@ class Rebuilder:
                 self._pending = False
                 self._begin()
             self._changed.notify_all()
+
+    def merge_in_background(self) -> None:
+        """Fold the index's delta segment into a new base in a thread of its own (one at a
+        time); builds go on meanwhile, and the server swaps to the merged version."""
+        with self._lock:
+            if self.merging is not None and self.merging.is_alive():
+                return
+            self.merging = threading.Thread(target=self._merge, name="qa-merge", daemon=True)
+            self.merging.start()
+
+    def _merge(self) -> None:
+        try:
+            log.info("index merged into a new base: version %s", self.engine.merge())
+        except Exception as e:  # the delta keeps serving; the next build tries again
+            log.warning("index merge failed: %s", e)
 
     def request(self) -> BuildState:
         """Start a build, or, if one is running, one more right after it; the state now."""

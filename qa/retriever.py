@@ -22,7 +22,8 @@ import faiss
 import numpy as np
 
 from qa.lexical import positions, terms
-from qa.store import Index, StoredVectors
+from qa.store import Index
+from qa.store.segments import Segments
 
 CANDIDATES = 100  # per source; the union is rescored exactly
 
@@ -132,7 +133,7 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return positions(first[rows], first[rows + 1] - first[rows])
 
 
-def _cosines(vectors: StoredVectors, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
+def _cosines(vectors: Segments, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
 
 

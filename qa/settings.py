@@ -58,6 +58,15 @@ class Settings:
     batch_size: int = field(
         default=16, metadata={"help": "texts per embedding batch", "range": (1, 4096)}
     )
+    merge_after: int = field(
+        default=5000,
+        metadata={
+            "help": "paragraphs added, changed or deleted since the last full build kept in the "
+            "index's exact delta segment; past that a background merge builds a new base "
+            "(0: every build builds a new base)",
+            "range": (0, 10_000_000),
+        },
+    )
     max_request_bytes: int = field(
         default=65536,
         metadata={

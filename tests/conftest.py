@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +68,28 @@ def make_engine(tmp_path: Path, embedder: Embedder):
         return Engine(replace(settings, **overrides), embedder)
 
     return make
+
+
+@contextmanager
+def serving(settings: Settings, app: Callable[[Settings], Any]) -> Iterator[int]:
+    """The real server (uvicorn, the guarded protocol) over app(settings with its port) on a
+    free loopback port, in a thread, until the block ends; yields the port."""
+    from web import server as server_module
+
+    sock = server_module.listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    settings = replace(settings, host="127.0.0.1", port=port, trusted_hosts="")
+    server = server_module.server(app(settings), settings)
+    server.config.log_config = None
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -20,26 +20,27 @@ from tests.conftest import ROOT
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from qa import store, cli
+    from qa import cli
+    from qa.store import index as store, local
 
     point = sys.argv[1]
     def die(*a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
 
     if point == "mid-save":  # some files of the new version written, manifest not yet
-        real = store._write_vectors
+        real = store.write_vectors
         def write_then_die(index, path):
             real(index, path)
-            if path.name == "sentences.faiss":
+            if path.name == "sentences.delta.faiss":  # (the base may be linked, not written)
                 die()
-        store._write_vectors = write_then_die
+        store.write_vectors = write_then_die
     elif point == "before-switch":  # new version complete, pointer not yet switched
-        real_replace = store.os.replace
+        real_replace = local.os.replace
         def replace(src, dst):
             if str(dst).endswith("current"):
                 die()
             real_replace(src, dst)
-        store.os.replace = replace
+        local.os.replace = replace
     sys.exit(cli.main(["index", "--docs", sys.argv[2], "--index", sys.argv[3]]))
     """
 )

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from qa import store as store_module
 from qa.engine import Engine
 from qa.errors import IndexBusyError, IndexCorruptError, IndexWriteError
 from qa.rebuilder import Rebuilder
 from qa.store import BuildLock
+from qa.store import format as store_format
+from qa.store import index as store_module
 from web.app import create_app
 
 OLD = {"lighthouse.txt": "The lighthouse keeper lives alone on the rocky island all winter."}
@@ -60,14 +61,14 @@ def test_a_full_disk_during_a_build_keeps_the_old_index_and_says_what_to_do(
         elif where == "mid-save":  # after the vectors, in the BM25 files
             patch.setattr(store_module.Lexical, "save", disk_full)
         elif where == "manifest":  # everything written but the manifest
-            real = store_module._write_json
+            real = store_module.write_json
 
             def write_json(path: Path, data) -> None:
                 if path.name == "manifest.json":
                     disk_full()
                 real(path, data)
 
-            patch.setattr(store_module, "_write_json", write_json)
+            patch.setattr(store_module, "write_json", write_json)
         else:  # the version is complete; writing the new `current` pointer fails
             real_write_text = Path.write_text
 
@@ -97,7 +98,7 @@ def test_a_full_disk_during_a_rebuild_over_http_is_reported_and_serving_goes_on(
     before = engine.index.version
     rebuilder = Rebuilder(engine)
     client = TestClient(create_app(engine, rebuilder))
-    monkeypatch.setattr(store_module, "_write_json", disk_full)
+    monkeypatch.setattr(store_module, "write_json", disk_full)
     auth = {"Authorization": "Bearer t0ken"}
     assert client.post("/api/index", headers=auth).status_code == 202
     status = rebuilder.wait()
@@ -321,7 +322,7 @@ def test_files_that_fail_to_parse_are_refused_even_with_matching_checksums(
     folder = engine.store.current_folder()
     damage(folder / "table" / "rows.npy", how)
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
-    manifest["checksums"] = store_module.checksums(folder)
+    manifest["checksums"] = store_format.checksums(folder)
     (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
     with pytest.raises(IndexCorruptError, match=r"is damaged \(\w+Error.*qa index --full"):
         Engine(engine.settings, engine.embedder).warm_up()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +16,7 @@ from qa.embedder import Embedder
 from qa.engine import Engine
 from qa.errors import SettingsError
 from qa.settings import Settings
+from tests.conftest import serving
 from web import server as server_module
 from web.app import create_app
 from web.security import HEADERS
@@ -25,21 +25,8 @@ from web.security import HEADERS
 @pytest.fixture(scope="module")
 def address(seed_settings: Settings, embedder: Embedder) -> Iterator[tuple[str, int]]:
     """A real server (uvicorn, the guarded protocol) on a free loopback port, in a thread."""
-    sock = server_module.listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    settings = replace(seed_settings, host="127.0.0.1", port=port, trusted_hosts="")
-    server = server_module.server(create_app(Engine(settings, embedder)), settings)
-    server.config.log_config = None
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(seed_settings, lambda s: create_app(Engine(s, embedder))) as port:
+        yield "127.0.0.1", port
 
 
 def exchange(address: tuple[str, int], raw: bytes, pause: float = 0.0) -> tuple[int, dict, bytes]:

@@ -94,9 +94,9 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
     import faiss
 
     import qa.retriever
-    import qa.store
+    import qa.store.vectors
 
-    monkeypatch.setattr(qa.store, "ANN_THRESHOLD", 4)
+    monkeypatch.setattr(qa.store.vectors, "ANN_THRESHOLD", 4)
     monkeypatch.setattr(qa.retriever, "CANDIDATES", 2)  # so candidates come from index.search
     engine = make_engine(
         {
@@ -109,14 +109,14 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
     )
     engine.build()
     index = engine.index  # loaded back from disk
-    assert isinstance(index.passages, faiss.IndexHNSW)
-    assert isinstance(index.sentences, faiss.IndexHNSW)
-    assert index.passages.hnsw.efSearch >= qa.store.HNSW_EF_SEARCH
-    storage = faiss.downcast_index(index.sentences.storage)  # float16: half the memory
+    assert isinstance(index.passages.base, faiss.IndexHNSW)
+    assert isinstance(index.sentences.base, faiss.IndexHNSW)
+    assert index.passages.base.hnsw.efSearch >= qa.store.HNSW_EF_SEARCH
+    storage = faiss.downcast_index(index.sentences.base.storage)  # float16: half the memory
     assert storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16
     (best,) = engine.search("Which instrument has four strings?", k=1)
     assert best.paragraph == 2
-    # A rebuild after a deletion builds the graph afresh: the removed paragraph is gone.
+    # A rebuild after a deletion keeps the graph and masks the removed paragraph's vectors.
     (engine.settings.docs / "a.txt").write_text(
         "Volcanoes erupt molten rock called lava.\n\n"
         "Penguins live mostly in the Southern Hemisphere.\n\n"
@@ -125,7 +125,7 @@ def test_past_the_threshold_vectors_go_into_hnsw_and_still_find_the_paragraph(
         "utf-8",
     )
     engine.build()
-    assert engine.index.passages.ntotal == 4
+    assert engine.index.passages.ntotal == 4 and engine.index.passages.tombstones == 1
     assert all("violin" not in p.text for p in engine.search("four strings", k=4))
 
 

@@ -1,0 +1,276 @@
+"""Segments: an update keeps the base (hard-linked, verified), puts new text in an exact delta,
+masks deleted text, answers like a full build, and a merge folds the delta into a new base
+without failing a request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from qa.engine import Engine
+from qa.errors import IndexCorruptError
+from qa.rebuilder import Rebuilder
+from qa.settings import Settings
+from qa.store import Store, segments
+from qa.store.merge import merge
+from qa.store.vectors import flat_index, hnsw_index
+from tests.conftest import serving
+
+DOCS = {
+    "volcano.txt": "Volcanoes erupt molten rock called lava.\n\n"
+    "Magma that reaches the surface cools into basalt.",
+    "music.txt": "The violin has four strings tuned in fifths.\n\n"
+    "A cello is played sitting down, held between the knees.",
+    "birds.txt": "Penguins live mostly in the Southern Hemisphere.\n\n"
+    "Emperor penguins huddle together to survive the Antarctic winter.",
+}
+QUESTIONS = [
+    "Which instrument has four strings?",
+    "Where do penguins live?",
+    "What is lava?",
+    "How does bread rise?",
+    "Which river flows north?",
+]
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, 16)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("make", [flat_index, hnsw_index])
+def test_search_leaves_tombstones_out_and_merges_the_delta_by_score(make) -> None:
+    rng = np.random.default_rng(0)
+    old = _unit(rng, 40)
+    base = segments.Segments(make(old, 16))
+    hashes = [f"h{i}" for i in range(40)]
+    # The new version: rows 0..29 keep their text (base vectors), 10 rows of new text.
+    new = _unit(rng, 10)
+    kept = hashes[:30]
+    grown = segments.over(base, segments.live(base, hashes), [*kept, *"abcdefghij"], lambda r: new)
+    assert grown.ntotal == 40 and grown.tombstones == 10 and grown.delta.ntotal == 10
+    # The delta stores vectors as its base does: the values a merge will give them.
+    stored = faiss.IndexFlatIP if make is flat_index else faiss.IndexScalarQuantizer
+    assert isinstance(grown.delta, stored)
+    assert np.allclose(grown.rows(np.arange(30)), old[:30], atol=1e-3)
+    assert np.allclose(grown.rows(np.arange(30, 40)), new, atol=1e-3)  # (float16 by a graph)
+    for query in [*old[30:], *new[:3]]:  # a masked vector itself, or a new one, asked for
+        scores, rows = grown.search(query[None, :], 5)
+        expected = np.argsort(-(grown.all() @ query))[:5]
+        assert set(rows[0]) == set(expected)  # exact here (small), masked, merged
+        assert np.all(np.diff(scores[0]) <= 1e-6)
+
+
+def _full(index: Path, docs: Path, embedder) -> Engine:
+    """The same build without segments (a new base from the same vectors): what an update
+    must answer like. (A `--full` rebuild embeds in other batches: vectors differ by noise.)"""
+    settings = Settings.load({"docs": docs, "index": index, "merge_after": "0"}, environ={})
+    engine = Engine(settings, embedder)
+    engine.build()
+    return engine
+
+
+def _answers(engine: Engine) -> list[list[tuple[str, int, float]]]:
+    return [
+        [(p.document, p.paragraph, round(p.score, 4)) for p in engine.search(q, k=5)]
+        for q in QUESTIONS
+    ]
+
+
+def _update(docs: Path) -> None:
+    """Add a document, change one, delete one."""
+    (docs / "bread.txt").write_text(
+        "Bread rises because yeast produces carbon dioxide.\n\nThe Nile flows north.", "utf-8"
+    )
+    (docs / "music.txt").write_text(
+        "The violin has four strings tuned in fifths.\n\nA harp has forty-seven strings.", "utf-8"
+    )
+    (docs / "volcano.txt").unlink()
+
+
+def test_an_update_links_the_base_and_answers_like_a_full_build(
+    make_engine, tmp_path: Path, embedder
+) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    first = engine.store.current_folder()
+    inodes = {n: (first / n).stat().st_ino for n in ("passages.faiss", "sentences.faiss")}
+    shutil.copytree(engine.settings.index, tmp_path / "twin")
+    _update(engine.settings.docs)
+    plan = engine.build()
+    assert plan.added == ["bread.txt"] and plan.changed == ["music.txt"]
+    folder = engine.store.current_folder()
+    assert not first.exists()  # the old version is cleaned, its base lives on (hard link)
+    for name, inode in inodes.items():
+        assert (folder / name).stat().st_ino == inode
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    assert manifest["base"] == first.name != manifest["version"]
+    index = engine.store.load("all-MiniLM-L6-v2", 384)  # loaded back, checksums verified
+    assert index.passages.delta.ntotal == 3  # bread (2) and the harp
+    assert index.passages.tombstones == 3  # the volcano (2) and the cello
+    assert index.pending() == 6
+    assert _answers(engine) == _answers(_full(tmp_path / "twin", engine.settings.docs, embedder))
+    hits = engine.search("How many strings does a harp have?", k=1)
+    assert "forty-seven" in hits[0].text
+    assert all("lava" not in p.text for p in engine.search("What is lava?", k=5))
+
+
+def test_a_damaged_linked_base_is_refused_with_the_fix(make_engine) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    (engine.settings.docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    engine.build()
+    path = engine.store.current_folder() / "sentences.faiss"
+    data = bytearray(path.read_bytes())
+    data[-9] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(IndexCorruptError, match=r"sentences.faiss does not match.*qa index --full"):
+        engine.store.load("all-MiniLM-L6-v2", 384)
+
+
+def test_a_merge_folds_the_delta_into_a_new_base_with_the_same_answers(make_engine) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    _update(engine.settings.docs)
+    engine.build()
+    before = _answers(engine)
+    version = engine.merge()
+    assert engine.index.version == version == engine.store.current()
+    assert [p.name for p in engine.store.versions.iterdir()] == [version]
+    index = engine.store.load("all-MiniLM-L6-v2", 384)
+    assert index.manifest["base"] == version
+    assert index.passages.delta.ntotal == index.sentences.delta.ntotal == 0
+    assert index.passages.tombstones == index.sentences.tombstones == index.pending() == 0
+    assert _answers(engine) == before
+
+
+def test_a_build_during_a_merge_is_kept_in_the_merged_version(make_engine) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    (engine.settings.docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    engine.build()
+    snapshot = engine.index  # what the merge builds its base from...
+    (engine.settings.docs / "nile.txt").write_text("The Nile flows north.", "utf-8")
+    engine.build()  # ...while this build publishes a later version
+    merged = merge(engine.store, snapshot, "all-MiniLM-L6-v2")
+    assert merged.manifest["base"] == merged.version == engine.store.current()
+    assert sorted(merged.by_document) == sorted([*DOCS, "bread.txt", "nile.txt"])
+    assert merged.passages.delta.ntotal == 1  # the Nile: not in the snapshot's base
+    engine.reload()
+    assert "Nile" in engine.search("Which river flows north?", k=1)[0].text
+
+
+def test_past_merge_after_the_server_merges_in_the_background(make_engine) -> None:
+    engine = make_engine(DOCS, merge_after=1)
+    engine.build()
+    (engine.settings.docs / "bread.txt").write_text("Yeast makes bread.\n\nIt rises.", "utf-8")
+    rebuilder = Rebuilder(engine)
+    rebuilder.start()
+    rebuilder.wait()
+    assert rebuilder.merging is not None
+    rebuilder.merging.join(60)
+    assert engine.index.manifest["base"] == engine.index.version == engine.store.current()
+    assert engine.index.pending() == 0
+
+
+def test_merge_after_zero_builds_a_new_base_every_time(make_engine) -> None:
+    engine = make_engine(DOCS, merge_after=0)
+    engine.build()
+    (engine.settings.docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    plan = engine.build()
+    assert not plan.merge_due
+    assert engine.index.manifest["base"] == engine.index.version
+    assert engine.index.passages.delta.ntotal == 0
+
+
+def test_an_index_of_the_format_before_segments_is_refused_with_the_fix(make_engine) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    path = engine.store.current_folder() / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**manifest, "format": 5}), "utf-8")
+    with pytest.raises(IndexCorruptError, match=r"has format 5.*run `qa index --full`"):
+        Store(engine.settings.index).load("all-MiniLM-L6-v2")
+
+
+def test_no_request_fails_while_a_merge_switches_a_real_server(make_engine) -> None:
+    from web.app import create_app
+
+    engine = make_engine(DOCS)
+    engine.build()
+    _update(engine.settings.docs)
+    engine.build()
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def app(settings: Settings):  # noqa: ANN202
+        served = Engine(settings, engine.embedder)
+        return create_app(served, Rebuilder(served, 0.1))
+
+    def client(base: str, question: str) -> None:
+        url = f"{base}/api/search?q={urllib.parse.quote(question)}&k=3"
+        for _ in range(400):  # bounded
+            if stop.is_set():
+                return
+            try:
+                with urllib.request.urlopen(url, timeout=20) as response:
+                    statuses.append(response.status)
+                with urllib.request.urlopen(f"{base}/health", timeout=20) as response:
+                    versions.add(json.load(response)["index_version"])
+            except urllib.error.HTTPError as e:
+                statuses.append(e.code)
+            except OSError:  # refused, reset, timed out: a failed request too
+                statuses.append(0)
+
+    with serving(engine.settings, app) as port:
+        base = f"http://127.0.0.1:{port}"
+        clients = [threading.Thread(target=client, args=(base, q)) for q in QUESTIONS[:3]]
+        try:
+            for c in clients:
+                c.start()
+            time.sleep(0.5)
+            merged = engine.merge()  # as `qa index` would, in another process
+            deadline = time.monotonic() + 30
+            while merged not in versions and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for c in clients:
+                c.join(60)
+    assert merged in versions and len(versions) == 2
+    assert len(statuses) > 10 and set(statuses) == {200}
+
+
+def test_qa_index_merges_once_the_delta_passes_merge_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, embedder
+) -> None:
+    from qa import cli
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, "utf-8")
+    monkeypatch.setattr("qa.engine.Embedder", lambda *a, **k: embedder)
+    monkeypatch.setenv("QA_MERGE_AFTER", "2")
+    index = str(tmp_path / "index")
+    assert cli.main(["index", "--docs", str(docs), "--index", index]) == 0
+    (docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    assert cli.main(["index", "--index", index]) == 0  # 1 changed paragraph: kept in the delta
+    assert "merg" not in capsys.readouterr().err
+    (docs / "music.txt").unlink()  # 2 more: past 2
+    assert cli.main(["index", "--index", index]) == 0
+    assert "merged: index version" in capsys.readouterr().err
+    loaded = Store(Path(index)).load("all-MiniLM-L6-v2")
+    assert loaded.manifest["base"] == loaded.version and loaded.pending() == 0
