@@ -26,7 +26,7 @@ from qa.conversation import contextualize
 from qa.embedder import Embedder, MapBatches, resolve_model
 from qa.errors import DocumentNotFoundError, FeedbackError, QuestionError
 from qa.examples import PARAGRAPHS_LOOKED_AT, Example, pick
-from qa.feedback import Feedback, Kind, Record, Report, report
+from qa.feedback import GROUPED_WORDINGS, Feedback, Kind, Record, Report, report
 from qa.files import inside, real_folder
 from qa.indexer import Plan, Progress, build, documents_folder
 from qa.paragraphs import Paragraph
@@ -238,6 +238,14 @@ class Engine:
         for g in page.groups:
             g.passages = self.search(g.question, k=passages) if passages else []
         return page
+
+    def warm_report(self) -> None:
+        """Embed the wordings the report groups now (`qa serve` does it in the background at
+        start), so the first view of /admin does not wait for hundreds of them."""
+        if self.feedback.enabled:
+            with contextlib.suppress(FeedbackError):  # (said when a question is recorded)
+                wordings = self.feedback.wordings(0, GROUPED_WORDINGS)
+                self._encode_questions([w.question for w in wordings])
 
     def _encode_questions(self, questions: list[str]) -> np.ndarray:
         """Vectors of recorded questions; each wording is embedded once per process (the admin

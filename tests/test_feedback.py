@@ -297,17 +297,18 @@ def test_admin_pages_the_report_quickly_with_100k_records(engine: Engine) -> Non
     import re
     import time
 
-    from tests.test_admin import log_in
     from tests.test_live import TOKEN
 
     fill(engine.settings.index, 100_000, 100_000)
     admin = Engine(replace(engine.settings, admin_token=TOKEN), engine.embedder)
     client = TestClient(create_app(admin))
-    log_in(client)  # (a first view: the most frequent wordings are embedded once per process)
-    started = time.perf_counter()
-    page = client.get("/admin")
-    took = time.perf_counter() - started
-    assert page.status_code == 200 and took < 1.0, took
+    admin.warm_report()  # as `qa serve` does in the background at start
+    assert client.post("/admin/login", data={"token": TOKEN}, follow_redirects=False).is_redirect
+    for _ in range(2):  # the first view after a start, and a later one
+        started = time.perf_counter()
+        page = client.get("/admin")
+        took = time.perf_counter() - started
+        assert page.status_code == 200 and took < 1.0, took
     assert len(re.findall(r'<li class="group">', page.text)) == 20
     # The 500 most frequent wordings are grouped by meaning; each rarer one is its own group.
     pages, total = re.search(r"Page 1 of ([\d,]+) \(([\d,]+) groups\)", page.text).groups()

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import socket
+import threading
 from typing import Any
 
 import uvicorn
@@ -177,6 +178,7 @@ def serve(engine: Engine, watch: bool = False) -> None:
         # The index and the model: a missing or broken index fails before serving, and the first
         # question is answered without waiting for either.
         engine.warm_up()
+        threading.Thread(target=engine.warm_report, name="report-warm-up", daemon=True).start()
         health = engine.health()
         documents = f"{health['documents']} document{'' if health['documents'] == 1 else 's'}"
         print(
