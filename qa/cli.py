@@ -195,6 +195,13 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "index":
         from qa.engine import Engine
+        from qa.readers import ocr
+
+        def ocr_progress(done: int, total: int) -> None:  # one line per scanned file
+            end = "\n" if done == total else ""
+            print(f"\rOCR: page {done} of {total}", end=end, file=sys.stderr, flush=True)
+
+        ocr.on_page = ocr_progress
 
         if args.ray is None:
             plan = Engine(settings).build(

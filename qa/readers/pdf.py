@@ -14,12 +14,15 @@ import re
 import threading
 from collections import Counter
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from qa.readers.blocks import Parsed, UnreadableError
 from qa.readers.layout import Run, blocks
 
+OCR_DPI = 200  # a scanned page is read at this resolution (what OCR reads best: 150-300 dpi)
+OCR_MAX_SIDE = 4000  # pixels: a larger page (a poster) is read at a lower resolution
 # A gap between two glyphs of one printed line wider than this share of their height ends a
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
 # justified text, stay below it; runs of one column are put back together by the layout.
@@ -47,21 +50,23 @@ _NOT_A_TITLE = re.compile(
 def read(data: bytes) -> Parsed:
     """The blocks and title of a PDF; UnreadableError if it has no text to read."""
     with _PDFIUM:
-        pages, title = _extract(data)
+        pages, title, note = _extract(data)
     if not any(pages):
-        raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
+        found_none = "OCR found no text on its scanned pages" if note else "no scanned page"
+        raise UnreadableError(f"PDF has no text layer, and {found_none}: nothing to quote")
     found = blocks(pages)
     if not _NOT_A_TITLE.match(title):
-        return Parsed(found, title)
+        return Parsed(found, title, note)
     first = next((b for b in found if b.kind == "heading"), None)
     top = min((b.level for b in found if b.kind == "heading"), default=0)
     first_page = found[0].page if found else None
     large = first is not None and first.level == top and first.page == first_page
-    return Parsed(found, first.text if large and first else None)
+    return Parsed(found, first.text if large and first else None, note)
 
 
-def _extract(data: bytes) -> tuple[list[list[Run]], str]:
-    """Each page's runs, and the metadata title."""
+def _extract(data: bytes) -> tuple[list[list[Run]], str, str]:
+    """Each page's runs (read by OCR on a scanned page), the metadata title, and a note on
+    the pages read by OCR."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -70,9 +75,42 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str]:
         raise UnreadableError(f"not a readable PDF ({e})") from e
     try:
         pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
-        return pages, " ".join((pdf.get_metadata_value("Title") or "").split())
+        title = " ".join((pdf.get_metadata_value("Title") or "").split())
+        scanned = [i for i, runs in enumerate(pages) if not runs and _scanned(pdf[i])]
+        if not scanned:
+            return pages, title, ""
+        from qa.readers import ocr
+
+        read, note = ocr.read_pages((_render(pdf[i], i + 1) for i in scanned), len(scanned))
+        return [read.get(i + 1, runs) for i, runs in enumerate(pages)], title, note
     finally:
         pdf.close()
+
+
+def _scanned(page: pdfium.PdfPage) -> bool:
+    """Whether a page without text holds a picture over a quarter of it (a scan to read by
+    OCR; a blank page or a small figure is not one)."""
+    try:
+        area = page.get_width() * page.get_height()
+        for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+            left, bottom, right, top = image.get_bounds()
+            if (right - left) * (top - bottom) >= 0.25 * area:
+                return True
+        return False
+    finally:
+        page.close()
+
+
+def _render(page: pdfium.PdfPage, number: int) -> tuple[int, np.ndarray, float]:
+    """The page as 8-bit grey pixels at OCR_DPI (less for a page over OCR_MAX_SIDE pixels),
+    and the points per pixel."""
+    try:
+        scale = min(OCR_DPI / 72, OCR_MAX_SIDE / max(page.get_width(), page.get_height(), 1))
+        bitmap = page.render(scale=scale, grayscale=True)
+        gray = np.array(bitmap.to_numpy()).reshape(bitmap.height, bitmap.width, -1)[:, :, 0]
+        return number, gray, 1 / scale
+    finally:
+        page.close()
 
 
 def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
