@@ -129,10 +129,13 @@ def test_a_scanned_pdf_is_read_with_its_pages_and_without_its_running_header(
     ]
     assert "Coastal" not in document.text  # the running header is page furniture
     assert told == [(1, 2), (2, 2)]  # progress, page by page
-    assert document.note == "text of pages 1, 2 read by OCR"
+    assert document.note == "text of pages 1-2 read by OCR"
 
 
-HERON = "A grey heron stands still in shallow water for a long time before it strikes at a fish."
+HERON = (
+    "A grey heron stands still in shallow water for a long time before it strikes at a fish, "
+    "which it swallows whole."
+)
 
 
 def test_a_scanned_page_inside_a_text_pdf_is_read_in_its_place(tmp_path: Path) -> None:

@@ -91,10 +91,12 @@ def _options() -> tuple[Path, float]:
 
 
 def read_pages(
-    images: Iterable[tuple[int, np.ndarray, float]], count: int
+    images: Iterable[tuple[int, np.ndarray, float]], count: int, body: float | None = None
 ) -> tuple[dict[int, list[Run]], str]:
     """The runs of each page image (page number, 8-bit grey pixels, points per pixel) of a
-    file, `count` of them, told to `on_page` as they are read; and the document's note."""
+    file, `count` of them, told to `on_page` as they are read; and the document's note.
+    `body`: the type size of the body on the file's other pages (its text layer), which the
+    body of the scanned pages is taken to be."""
     runs: dict[int, list[Run]] = {}
     cut = []
     for done, (page, gray, scale) in enumerate(images, 1):
@@ -103,28 +105,38 @@ def read_pages(
             cut.append(page)
         if on_page is not None:
             on_page(done, count)
-    _even_sizes([r for page in runs.values() for r in page])
+    _even_sizes([r for page in runs.values() for r in page], body)
     note = f"text of {_pages(list(runs))} read by OCR"
     if cut:
         note += f"; {_pages(cut)} took longer than QA_OCR_PAGE_SECONDS: its last lines are missing"
     return runs, note
 
 
-def _even_sizes(runs: list[Run]) -> None:
-    """The body's type size for every line near it. A line's box is only an estimate of its
-    type: its height varies with the letters on it (and a short line's is smaller), where a
-    text PDF's glyphs of one font all have one height. Larger type, a heading's, stays apart."""
+def _even_sizes(runs: list[Run], target: float | None) -> None:
+    """The body's type size for every line near it (`target`'s, if given, the others scaled
+    alike). A line's box is only an estimate of its type: its height varies with the letters
+    on it (and a short line's is smaller), where a text PDF's glyphs of one font all have one
+    height. Larger type, a heading's, stays apart."""
     body = body_size(runs)
+    factor = (target or body) / body
     for run in runs:
         # A short line's box is smaller than a long one's of the same type: one as tall as the
         # body's is in larger type already.
         large = LARGE if run.x1 - run.x0 >= 8 * run.size else LARGE_SHORT
-        if SMALL * body <= run.size < large * body:
-            run.size = body
+        near = SMALL * body <= run.size < large * body
+        run.size = (body if near else run.size) * factor
 
 
 def _pages(numbers: list[int]) -> str:
-    return ("page " if len(numbers) == 1 else "pages ") + ", ".join(map(str, numbers))
+    """'page 3', 'pages 1-4, 7'."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][-1] + 1:
+            spans[-1][1:] = [n]
+        else:
+            spans.append([n])
+    words = ", ".join("-".join(map(str, span)) for span in spans)
+    return ("page " if len(numbers) == 1 else "pages ") + words
 
 
 def page_runs(gray: np.ndarray, page: int, scale: float) -> tuple[list[Run], bool]:

@@ -19,7 +19,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from qa.readers.blocks import Parsed, UnreadableError
-from qa.readers.layout import Run, blocks
+from qa.readers.layout import Run, blocks, body_size
 
 OCR_DPI = 200  # a scanned page is read at this resolution (what OCR reads best: 150-300 dpi)
 OCR_MAX_SIDE = 4000  # pixels: a larger page (a poster) is read at a lower resolution
@@ -81,7 +81,10 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str, str]:
             return pages, title, ""
         from qa.readers import ocr
 
-        read, note = ocr.read_pages((_render(pdf[i], i + 1) for i in scanned), len(scanned))
+        printed = [r for runs in pages for r in runs]  # the text layer of the other pages
+        body = body_size(printed) if printed else None
+        rendered = (_render(pdf[i], i + 1) for i in scanned)
+        read, note = ocr.read_pages(rendered, len(scanned), body)
         return [read.get(i + 1, runs) for i, runs in enumerate(pages)], title, note
     finally:
         pdf.close()
