@@ -30,13 +30,15 @@ from typing import Any
 import numpy as np
 
 from qa.readers.blocks import UnreadableError
-from qa.readers.layout import Run, body_size
+from qa.readers.layout import HEADING_RATIO, Run, body_size
 
 RECIPE = "rapidocr-3/PP-OCRv6-small/det960/1"  # what a cached reading depends on
 DETECT_SIDE = 960  # the longest side a page is detected at (lines are recognized at full size)
 MIN_SCORE = 0.5  # a line recognized with less confidence is noise (a smudge, a picture)
 # A line whose box is up to this much smaller or larger than the body's is of the body's type
 SMALL, LARGE, LARGE_SHORT = 0.6, 1.2, 1.05
+WIDE = 1.4  # characters this much wider than the body's (on average) are in larger type
+STEP = 1.15  # sizes of larger type within this ratio of each other are one size
 EDGE = 0.25  # line ends this close (over the type size) are taken as one right edge
 SAMPLE = 6  # lines read to judge how a page is turned
 UPRIGHT = 0.85  # a page read with this mean confidence is upright: no turned page is tried
@@ -77,7 +79,22 @@ def _rapidocr() -> Any:
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 }
             )
+            # Sessions of our own, without ONNX Runtime's memory patterns: it keeps one per
+            # input shape, and every line is a shape of its own (the address space grew ~15 MB
+            # a page, past a worker's limit within a long scan; flat without them).
+            _engine._load_det_model().session.session = _session(det)
+            _engine._load_rec_model().session.session = _session(rec)
         return _engine
+
+
+def _session(model: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_mem_pattern = options.enable_cpu_mem_arena = False
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 4
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
 def _options() -> tuple[Path, float]:
@@ -119,12 +136,31 @@ def _even_sizes(runs: list[Run], target: float | None) -> None:
     height. Larger type, a heading's, stays apart."""
     body = body_size(runs)
     factor = (target or body) / body
+    widths = [(r.x1 - r.x0) / len(r.text) for r in runs if len(r.text) >= 40]
+    width = float(np.median(widths)) if widths else 0.0  # of a character of the body
+    larger: list[Run] = []
     for run in runs:
         # A short line's box is smaller than a long one's of the same type: one as tall as the
-        # body's is in larger type already.
+        # body's is in larger type already; so is one whose characters are much wider.
         large = LARGE if run.x1 - run.x0 >= 8 * run.size else LARGE_SHORT
-        near = SMALL * body <= run.size < large * body
-        run.size = (body if near else run.size) * factor
+        wide = len(run.text) >= 4 and (run.x1 - run.x0) / len(run.text) >= WIDE * width
+        if wide or run.size >= large * body:
+            larger.append(run)
+            run.size = max(run.size, HEADING_RATIO * body)
+        elif run.size >= SMALL * body:
+            run.size = body
+    # Larger type comes in a few sizes (a title's, a heading's): sizes within a step are one.
+    group: list[Run] = []
+    for run in sorted(larger, key=lambda r: r.size) + [None]:
+        if group and (run is None or run.size > STEP * group[0].size):
+            middle = float(np.median([r.size for r in group]))
+            for member in group:
+                member.size = middle
+            group = []
+        if run is not None:
+            group.append(run)
+    for run in runs:
+        run.size *= factor
 
 
 def _pages(numbers: list[int]) -> str:

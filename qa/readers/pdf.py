@@ -23,6 +23,8 @@ from qa.readers.layout import Run, blocks, body_size
 
 OCR_DPI = 200  # a scanned page is read at this resolution (what OCR reads best: 150-300 dpi)
 OCR_MAX_SIDE = 4000  # pixels: a larger page (a poster) is read at a lower resolution
+# A page with less text than this over a scan (a page number stamped on it) is read by OCR.
+OCR_MAX_TEXT = 20
 # A gap between two glyphs of one printed line wider than this share of their height ends a
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
 # justified text, stay below it; runs of one column are put back together by the layout.
@@ -76,13 +78,17 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str, str]:
     try:
         pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
         title = " ".join((pdf.get_metadata_value("Title") or "").split())
-        scanned = [i for i, runs in enumerate(pages) if not runs and _scanned(pdf[i])]
+        scanned = [
+            i
+            for i, runs in enumerate(pages)
+            if sum(len(r.text) for r in runs) < OCR_MAX_TEXT and _scanned(pdf[i])
+        ]
         if not scanned:
             return pages, title, ""
         from qa.readers import ocr
 
-        printed = [r for runs in pages for r in runs]  # the text layer of the other pages
-        body = body_size(printed) if printed else None
+        printed = [r for i, runs in enumerate(pages) if i not in scanned for r in runs]
+        body = body_size(printed) if printed else None  # the text layer's type, if any
         rendered = (_render(pdf[i], i + 1) for i in scanned)
         read, note = ocr.read_pages(rendered, len(scanned), body)
         return [read.get(i + 1, runs) for i, runs in enumerate(pages)], title, note
@@ -91,8 +97,8 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str, str]:
 
 
 def _scanned(page: pdfium.PdfPage) -> bool:
-    """Whether a page without text holds a picture over a quarter of it (a scan to read by
-    OCR; a blank page or a small figure is not one)."""
+    """Whether a page (without text) holds a picture over a quarter of it: a scan to read by
+    OCR (a blank page or a small figure is not one)."""
     try:
         area = page.get_width() * page.get_height()
         for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
