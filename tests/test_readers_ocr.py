@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from qa.documents import load_documents
 from qa.paragraphs import split_paragraphs
@@ -87,7 +87,9 @@ def test_an_image_file_is_read_into_its_paragraphs_once(
 ) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
-    image = page_image("Harbour seals", SEALS)
+    # Black ink on a transparent background, as screenshots are (all pixels black underneath).
+    image = Image.new("RGBA", (1240, 1000), (0, 0, 0, 0))
+    image.putalpha(ImageOps.invert(page_image("Harbour seals", SEALS)))
     (document,) = read_folder(folder, {"seals.png": encoded(image, "PNG")}).values()
     paragraphs = split_paragraphs(document)
     assert [(p.section, p.text, p.page) for p in paragraphs] == [

@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from qa.readers.blocks import Parsed, UnreadableError
 from qa.readers.layout import blocks
 
-MAX_PIXELS = 50_000_000  # a larger image (a decompression bomb?) is refused
+MAX_PIXELS = 50_000_000  # a larger page (a decompression bomb?) is refused
 MAX_SIDE = 4000  # pixels: a larger page is read scaled down (its boxes scaled back)
 
 
@@ -28,8 +28,6 @@ def read(data: bytes) -> Parsed:
     try:
         image = Image.open(io.BytesIO(data))
         count = getattr(image, "n_frames", 1)
-        if image.width * image.height * count > MAX_PIXELS:
-            raise UnreadableError(f"image too large ({image.width}x{image.height}, {count} pages)")
         pages, note = ocr.read_pages(_frames(image), count)
     except UnidentifiedImageError as e:
         raise UnreadableError("not a readable image (damaged, or not PNG, JPEG or TIFF)") from e
@@ -45,7 +43,15 @@ def read(data: bytes) -> Parsed:
 
 def _frames(image: Image.Image):  # noqa: ANN202 (a generator of read_pages' pages)
     for number, frame in enumerate(ImageSequence.Iterator(image), 1):
-        page = ImageOps.exif_transpose(frame).convert("L")
+        if frame.width * frame.height > MAX_PIXELS:
+            raise UnreadableError(f"image too large ({frame.width}x{frame.height} pixels)")
+        page = ImageOps.exif_transpose(frame)
+        if page.mode in ("RGBA", "LA", "PA") or "transparency" in page.info:
+            # On white: what shows through is the page (a screenshot's transparent pixels are
+            # black underneath).
+            rgba = page.convert("RGBA")
+            page = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        page = page.convert("L")
         scale = min(1.0, MAX_SIDE / max(page.size))
         if scale < 1:
             page = page.resize((round(page.width * scale), round(page.height * scale)))

@@ -5,8 +5,9 @@ Runtime; the models ship inside its wheel and are named here by path, so nothing
 downloaded. Each detected line is recognized on its own: batches pad their lines to one width,
 which cost twice the CPU and dropped word spaces. The 180-degree line classifier is off (it
 turns upright English lines over); a page scanned sideways or upside down is found at page level
-instead, only when a sample of its lines reads poorly. A slightly turned page is straightened by
-turning the line boxes back by its median skew.
+instead, only when its lines stand up or read poorly, by reading a few lines of each quarter
+turn. A slightly turned page is straightened by turning the line boxes back by its median skew.
+The boxes of a page that was turned are those of the upright page.
 
 Lines become `Run`s (page coordinates in points from the top-left, glyph height as the type
 size), so scanned pages go through the same paragraph rules as text PDFs (qa/readers/layout.py).
@@ -241,15 +242,15 @@ def _recognize_all(
     """The lines read in `boxes` (until `deadline`), whether all were, and the mean confidence
     of all of them."""
     found: list[Found] = []
-    total = 0.0
+    scores: list[float] = []
     for box in boxes:
         if thread_time() > deadline:
-            return found, False, total / max(1, len(found))
+            return found, False, sum(scores) / max(1, len(scores))
         text, score = _recognize(engine, image, box)
-        total += score
+        scores.append(score)
         if score >= MIN_SCORE and text:
             found.append((box.tolist(), text, score))
-    return found, True, total / max(1, len(boxes))
+    return found, True, sum(scores) / max(1, len(scores))
 
 
 def _detect(engine: Any, image: np.ndarray) -> list[np.ndarray]:
