@@ -305,10 +305,12 @@ def scan(printed: Path, target: Path) -> None:
     pages[0].save(target, "PDF", save_all=True, append_images=pages[1:], resolution=200)
 
 
-# Reads each scan in a fresh process (into an empty OCR cache): CPU-seconds, peak memory.
+# Reads each scan in a fresh process (into an empty OCR cache) under the reading workers' default
+# address-space limit (QA_READ_MEMORY_MB): CPU-seconds, peak memory.
 COST = """
 import resource, sys, time
 from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
 from qa.readers import READERS
 pages = 0
 started = time.process_time()
