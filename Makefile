@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet --upgrade pip
 	@echo "==> installing torch==2.13.0 (the CPU wheel)"
 	@$(PY) -m pip install --quiet torch==2.13.0
-	@echo "==> installing qa and its dependencies (pip install -e '.[test]')"
-	@$(PY) -m pip install --quiet -e '.[test]'
+	@echo "==> installing qa and its dependencies (pip install -e '.[test,ocr]')"
+	@$(PY) -m pip install --quiet -e '.[test,ocr]'
 	@touch $(STAMP)
 	@echo "==> set up; the model is prepared for the CPU on first use (once, ~20 s)"
 
@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 # without it.
 $(CLUSTER): $(STAMP)
 	@echo "==> installing the [cluster] extra (Ray) for the tests"
-	@$(PY) -m pip install --quiet -e '.[test,cluster]'
+	@$(PY) -m pip install --quiet -e '.[test,ocr,cluster]'
 	@touch $(CLUSTER)
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.

@@ -1,4 +1,4 @@
-"""Same articles, same questions, eight file formats: how faithfully is each one quoted?
+"""Same articles, same questions, nine file formats: how faithfully is each one quoted?
 
     .venv/bin/python bench/formats.py [--articles 10] [--half odd] [--formats txt,md,...]
     .venv/bin/python bench/formats.py --formats txt,pdf,pdf2 --repeat 3 --questions 1  (timing)
@@ -9,7 +9,9 @@ header and footer), .pdf in two columns (a running header and "Page n of N" foot
 .docx (python-docx, with a header and footer), .pptx (python-pptx: a slide per paragraph, its
 section the slide's title, a footer box and a slide number on every slide) and .xlsx (openpyxl:
 a row per paragraph under a title row and a header, a hidden sheet), each with furniture of its
-own: front
+own; and a scan of the Chromium print (each page rasterised at 200 dpi, turned by under a
+degree, JPEG, in an image-only PDF: read by OCR; its CPU-seconds per page and peak memory are
+printed too): front
 matter, breadcrumbs, links and bold in Markdown; navigation, cookie banner, search form,
 sidebar and footer in HTML; soft hyphens in long words of the PDFs. Headings every few
 paragraphs in all of them. Each folder is indexed by the product's own build, every question
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 import shutil
 import sys
@@ -59,7 +62,7 @@ SQUAD = next(
 )
 OUT = ROOT / "bench" / "out" / "formats"
 CHROMIUM = "/usr/bin/chromium"
-FORMATS = ("txt", "md", "html", "pdf", "pdf2", "docx", "pptx", "xlsx")
+FORMATS = ("txt", "md", "html", "pdf", "pdf2", "docx", "pptx", "xlsx", "scan")
 SECTIONS = ("Overview", "History", "Background", "Development", "Later years", "Legacy",
             "Geography", "Society", "Economy", "Notes")  # fmt: skip
 SITE = "Open Encyclopedia"
@@ -79,6 +82,7 @@ FURNITURE = {
     "pptx": [SITE, "Lecture slides"],
     "xlsx": ["Internal use only", "Reviewer"],
 }  # fmt: skip
+FURNITURE["scan"] = FURNITURE["pdf"]  # the same print, scanned
 # Markup a reader must not show: Markdown's link and bold syntax, HTML tags and entities.
 MARKUP = [re.compile(r"\]\(|\*\*|^#+ |&[a-z]+;|</?[a-z]+[ >]", re.M)]
 RULE = "\u00ad"  # soft hyphen: lets the PDFs hyphenate long words at line ends
@@ -315,7 +319,7 @@ def render(articles: list[Article], formats: list[str], out: Path) -> None:
         shutil.rmtree(out / fmt, ignore_errors=True)
         docs.mkdir(parents=True)
         for a in articles:
-            name = docs / f"{a.slug}.{fmt.rstrip('2')}"
+            name = docs / f"{a.slug}.{fmt.rstrip('2').replace('scan', 'pdf')}"
             others = [t for t in titles if t != a.title][:5]
             if fmt == "txt":
                 name.write_text(to_txt(a), "utf-8")
@@ -329,12 +333,70 @@ def render(articles: list[Article], formats: list[str], out: Path) -> None:
                 to_pptx(a, name)
             elif fmt == "xlsx":
                 to_xlsx(a, name)
-            else:  # the printable page beside the docs, then the PDF
+            else:  # the printable page beside the docs, then the PDF (a scan: printed beside)
                 source = out / fmt / f"{a.slug}.html"
                 source.write_text(to_print_html(a, fmt == "pdf2"), "utf-8")
-                jobs.append((source, name, fmt == "pdf2"))
+                printed = out / fmt / f"{a.slug}.printed.pdf" if fmt == "scan" else name
+                jobs.append((source, printed, fmt == "pdf2"))
     if jobs:
         print_pdfs(jobs)
+    for a in articles if "scan" in formats else []:
+        scan(out / "scan" / f"{a.slug}.printed.pdf", out / "scan" / "docs" / f"{a.slug}.pdf")
+
+
+def scan(printed: Path, target: Path) -> None:
+    """The printed PDF as a scanner gives it back: each page rasterised at 200 dpi in grey,
+    turned by under a degree (one way, then the other), saved as JPEG, in an image-only PDF."""
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    document = pdfium.PdfDocument(printed)
+    pages = []
+    for i in range(len(document)):
+        image = document[i].render(scale=200 / 72, grayscale=True).to_pil()
+        image = image.rotate(0.4 + 0.1 * (i % 5) if i % 2 else -0.3 - 0.1 * (i % 4),
+                             resample=Image.Resampling.BICUBIC, fillcolor=255)  # fmt: skip
+        jpeg = io.BytesIO()
+        image.save(jpeg, "JPEG", quality=75)
+        pages.append(Image.open(jpeg))
+    document.close()
+    pages[0].save(target, "PDF", save_all=True, append_images=pages[1:], resolution=200)
+
+
+# Reads each scan in a fresh process (into an empty OCR cache) under the reading workers' default
+# address-space limit (QA_READ_MEMORY_MB): CPU-seconds, peak memory.
+COST = """
+import resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+from qa.readers import READERS
+pages = 0
+started = time.process_time()
+for name in sys.argv[1:]:
+    import pypdfium2
+    pages += len(pypdfium2.PdfDocument(name))
+    READERS[".pdf"](Path(name).read_bytes())
+status = Path("/proc/self/status").read_text()
+peak = int(status.split("VmPeak:")[1].split()[0]) // 1024
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(pages, round(time.process_time() - started, 1), peak, rss)
+"""
+
+
+def scan_cost(folder: Path, cache: Path) -> dict:
+    """OCR's cost on the scans read into the empty `cache`: CPU-seconds per page, peak virtual
+    and resident memory (MB)."""
+    import subprocess
+
+    env = {**os.environ, "QA_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    files = [str(f) for f in sorted(folder.glob("*.pdf"))]
+    run = subprocess.run([sys.executable, "-c", COST, *files], env=env, check=True,
+                         capture_output=True, text=True)  # fmt: skip
+    pages, cpu, peak, rss = run.stdout.split()
+    return {"pages": int(pages), "cpu_s_per_page": round(float(cpu) / int(pages), 2),
+            "vm_peak_mb": int(peak), "max_rss_mb": int(rss)}  # fmt: skip
 
 
 # --- Measuring -----------------------------------------------------------------------------
@@ -498,11 +560,17 @@ def main() -> None:
     print(f"rendered {len(articles)} articles into {', '.join(formats)} "
           f"({time.perf_counter() - started:.0f}s)", flush=True)  # fmt: skip
     truth: dict[str, dict[str, list[int | None]]] = {}
-    for fmt in ("pdf", "pdf2"):
+    if "scan" in formats:  # OCR reads from a cache of this run's own
+        os.environ["QA_CACHE"] = str(args.out / "scan" / "cache")  # (emptied by render)
+        cost = scan_cost(args.out / "scan" / "docs", args.out / "scan" / "cache")
+        print(f"scan: OCR {cost}", flush=True)
+    for fmt in ("pdf", "pdf2", "scan"):
         if fmt in formats:
             docs = args.out / fmt / "docs"
+            printed = args.out / fmt if fmt == "scan" else docs
+            name = "{}.printed.pdf" if fmt == "scan" else "{}.pdf"
             truth[fmt] = {
-                a.slug: true_pages(docs / f"{a.slug}.pdf", a.paragraphs) for a in articles
+                a.slug: true_pages(printed / name.format(a.slug), a.paragraphs) for a in articles
             }
             check = reader_check(articles, docs, truth[fmt])
             print(f"{fmt} reader: {check}", flush=True)

@@ -212,7 +212,14 @@ def _engine(settings: Settings, build_if_missing: bool = False):
 def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "index":
+        from qa import workers
         from qa.engine import Engine
+
+        def ocr_progress(done: int, total: int) -> None:  # one line per scanned file
+            end = "\n" if done == total else ""
+            print(f"\rOCR: page {done} of {total}", end=end, file=sys.stderr, flush=True)
+
+        workers.on_page = ocr_progress  # told by the reading workers
 
         engine = Engine(settings)
         if args.ray is None:

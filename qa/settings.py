@@ -39,7 +39,10 @@ class Settings:
         metadata={"help": "embedding backend: auto (int8 ONNX, else torch), onnx or torch"},
     )
     cache: str = field(
-        default="", metadata={"help": "folder of the cached int8 ONNX model (empty: ~/.cache/qa)"}
+        default="",
+        metadata={
+            "help": "folder of the cached int8 ONNX model and OCR readings (empty: ~/.cache/qa)"
+        },
     )
     min_confidence: float = field(
         default=0.35,
@@ -130,6 +133,14 @@ class Settings:
         metadata={
             "help": "worker processes that read documents (0: one per core)",
             "range": (0, 256),
+        },
+    )
+    ocr_page_seconds: float = field(
+        default=60.0,
+        metadata={
+            "help": "CPU-seconds OCR may take to read one scanned page (its last lines are then "
+            "left out, and the document's note says so)",
+            "range": (1.0, 3600.0),
         },
     )
     host: str = field(default="127.0.0.1", metadata={"help": "address `qa serve` binds"})

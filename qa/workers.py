@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ import qa
 from qa.readers.blocks import Parsed, UnreadableError
 
 NOT_AGAIN = " (not read again until it changes)"  # said of a refusal remembered
+# Told (page, pages) as a worker's OCR reads each page of a scan (`qa index` shows it). A page
+# read also restarts the file's time limit: a scan is given QA_READ_SECONDS a page, not a file.
+on_page: Callable[[int, int], None] | None = None
+# Files whose reader may run OCR, page by page.
+_PAGED = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _HEADER = struct.Struct("<Q")  # each message: its length, then its pickle
 _NICENESS = 5  # parsing yields the cores to the threads that answer questions
 # What a worker that died of memory left on its stderr (C++, CPython, glibc).
@@ -193,7 +199,13 @@ class _Worker:
             _send(self.process.stdin, files)
             while len(answers) < len(files):
                 deadline = time.monotonic() + seconds
-                answers.append(pickle.loads(_receive_by(self.process.stdout.fileno(), deadline)))
+                answer = pickle.loads(_receive_by(self.process.stdout.fileno(), deadline))
+                while answer[0] == "page":  # a scanned page read: told, and its time restarts
+                    if on_page is not None:
+                        on_page(*answer[1:])
+                    deadline = time.monotonic() + seconds
+                    answer = pickle.loads(_receive_by(self.process.stdout.fileno(), deadline))
+                answers.append(answer)
                 if answers[-1][0] == "limit":  # out of memory: a fresh worker for the rest
                     self.kill()
                     break
@@ -278,8 +290,15 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
 # --- The worker's side ------------------------------------------------------------------------
 
 
-def _parse(suffix: str, data: bytes, memory_mb: int, text_mb: int) -> tuple[str, Any]:
+def _parse(
+    suffix: str, data: bytes, memory_mb: int, text_mb: int, tell: Callable[[int, int], None]
+) -> tuple[str, Any]:
     from qa.readers import READERS
+
+    if suffix in _PAGED:  # OCR, if the file needs it, says each page it reads
+        from qa.readers import ocr
+
+        ocr.on_page = tell
 
     try:
         parsed = READERS[suffix](data)
@@ -307,13 +326,17 @@ def serve(memory_mb: int, text_mb: int) -> None:
     requests = sys.stdin.buffer
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the answers
+
+    def tell(page: int, pages: int) -> None:
+        _send(answers, ("page", page, pages))
+
     while True:
         try:
             files = pickle.loads(_receive_by(requests.fileno(), None))
         except EOFError:
             return
         for i, (suffix, data) in enumerate(files):
-            answer = _parse(suffix, data, memory_mb, text_mb)
+            answer = _parse(suffix, data, memory_mb, text_mb, tell)
             files[i] = data = None  # its memory is free for the next file
             try:
                 _send(answers, answer)

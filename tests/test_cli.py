@@ -84,8 +84,10 @@ def test_index_dry_run_and_unchanged_rebuild(workdir: Path, capsys) -> None:
 
 def test_skipped_files_are_warned_about(workdir: Path, capsys) -> None:
     (workdir / "seeds" / "photo.jpg").write_bytes(b"\xff\xd8")
+    (workdir / "seeds" / "photo.heic").write_bytes(b"\x00")
     code, out, err = run(capsys, "index")
-    assert code == 0 and "warning: skipped photo.jpg: unsupported file type .jpg" in err
+    assert code == 0 and "warning: skipped photo.heic: unsupported file type .heic" in err
+    assert "warning: skipped photo.jpg: not a readable image (damaged, or not PNG" in err
 
 
 def test_chat_reads_questions_line_by_line(workdir: Path, capsys, monkeypatch) -> None:

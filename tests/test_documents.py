@@ -74,7 +74,7 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
     assert [d.id for d in docs] == ["good.txt"]
     reasons = {s.id: s.reason for s in skipped}
     assert set(reasons) == {"image.png", "binary.txt", "empty.md", "scanned.pdf", "broken.pdf"}
-    assert "unsupported" in reasons["image.png"]
+    assert "not a readable image" in reasons["image.png"]
     assert "binary" in reasons["binary.txt"]
     assert "empty" in reasons["empty.md"]
     assert "text layer" in reasons["scanned.pdf"]

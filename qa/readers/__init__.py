@@ -23,6 +23,11 @@ FORMATS = {
     ".pptx": "pptx",
     ".xlsx": "xlsx",
     ".csv": "csv",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
 }
 
 

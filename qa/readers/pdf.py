@@ -15,13 +15,18 @@ import re
 import threading
 from collections import Counter
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from qa.readers.blocks import Parsed, UnreadableError
-from qa.readers.layout import Run, blocks
+from qa.readers.layout import Run, blocks, body_size
 from qa.readers.outline import MAX_LEVEL, Bookmark
 
+OCR_DPI = 200  # a scanned page is read at this resolution (what OCR reads best: 150-300 dpi)
+OCR_MAX_SIDE = 4000  # pixels: a larger page (a poster) is read at a lower resolution
+# A page with less text than this over a scan (a page number stamped on it) is read by OCR.
+OCR_MAX_TEXT = 20
 # A gap between two glyphs of one printed line wider than this share of their height ends a
 # run: a column gutter (or a table cell) lies between them. Word spaces, even stretched ones of
 # justified text, stay below it; runs of one column are put back together by the layout.
@@ -52,21 +57,23 @@ _NOT_A_TITLE = re.compile(
 def read(data: bytes) -> Parsed:
     """The blocks and title of a PDF; UnreadableError if it has no text to read."""
     with _PDFIUM:
-        pages, title, outline = _extract(data)
+        pages, title, outline, note = _extract(data)
     if not any(pages):
-        raise UnreadableError("PDF has no text layer (scanned images?): nothing to quote")
+        found_none = "OCR found no text on its scanned pages" if note else "no scanned page"
+        raise UnreadableError(f"PDF has no text layer, and {found_none}: nothing to quote")
     found = blocks(pages, outline)
     if not _NOT_A_TITLE.match(title):
-        return Parsed(found, title)
+        return Parsed(found, title, note)
     first = next((b for b in found if b.kind == "heading"), None)
     top = min((b.level for b in found if b.kind == "heading"), default=0)
     first_page = found[0].page if found else None
     large = first is not None and first.level == top and first.page == first_page
-    return Parsed(found, first.text if large and first else None)
+    return Parsed(found, first.text if large and first else None, note)
 
 
-def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark]]:
-    """Each page's runs, the metadata title and the outline."""
+def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark], str]:
+    """Each page's runs (read by OCR on a scanned page), the metadata title, the outline, and a
+    note on the pages read by OCR."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -77,7 +84,21 @@ def _extract(data: bytes) -> tuple[list[list[Run]], str, list[Bookmark]]:
         heights = [pdf.get_page_size(i)[1] for i in range(len(pdf))]
         pages = [_runs(pdf[i], i + 1) for i in range(len(pdf))]
         title = " ".join((pdf.get_metadata_value("Title") or "").split())
-        return pages, title, _outline(pdf, heights)
+        outline = _outline(pdf, heights)
+        scanned = [
+            i
+            for i, runs in enumerate(pages)
+            if sum(len(r.text) for r in runs) < OCR_MAX_TEXT and _scanned(pdf[i])
+        ]
+        if not scanned:
+            return pages, title, outline, ""
+        from qa.readers import ocr
+
+        printed = [r for i, runs in enumerate(pages) if i not in scanned for r in runs]
+        body = body_size(printed) if printed else None  # the text layer's type, if any
+        rendered = (_render(pdf[i], i + 1) for i in scanned)
+        read, note = ocr.read_pages(rendered, len(scanned), body)
+        return [read.get(i + 1, runs) for i, runs in enumerate(pages)], title, outline, note
     finally:
         pdf.close()
 
@@ -100,6 +121,32 @@ def _outline(pdf: pdfium.PdfDocument, heights: list[float]) -> list[Bookmark]:
         y = heights[index] - y if y is not None and math.isfinite(y) else None
         found.append(Bookmark(mark.level + 1, title, index + 1, y))
     return found
+
+
+def _scanned(page: pdfium.PdfPage) -> bool:
+    """Whether a page (without text) holds a picture over a quarter of it: a scan to read by
+    OCR (a blank page or a small figure is not one)."""
+    try:
+        area = page.get_width() * page.get_height()
+        for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+            left, bottom, right, top = image.get_bounds()
+            if (right - left) * (top - bottom) >= 0.25 * area:
+                return True
+        return False
+    finally:
+        page.close()
+
+
+def _render(page: pdfium.PdfPage, number: int) -> tuple[int, np.ndarray, float]:
+    """The page as 8-bit grey pixels at OCR_DPI (less for a page over OCR_MAX_SIDE pixels),
+    and the points per pixel."""
+    try:
+        scale = min(OCR_DPI / 72, OCR_MAX_SIDE / max(page.get_width(), page.get_height(), 1))
+        bitmap = page.render(scale=scale, grayscale=True)
+        gray = np.array(bitmap.to_numpy()).reshape(bitmap.height, bitmap.width, -1)[:, :, 0]
+        return number, gray, 1 / scale
+    finally:
+        page.close()
 
 
 def _runs(page: pdfium.PdfPage, number: int) -> list[Run]:
