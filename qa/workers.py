@@ -291,11 +291,15 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
 
 
 def _parse(
-    suffix: str, data: bytes, memory_mb: int, text_mb: int, tell: Callable[[int, int], None]
+    suffix: str,
+    data: bytes,
+    memory_mb: int,
+    text_mb: int,
+    tell: Callable[[int, int], None] | None = None,
 ) -> tuple[str, Any]:
     from qa.readers import READERS
 
-    if suffix in _PAGED:  # OCR, if the file needs it, says each page it reads
+    if tell is not None and suffix in _PAGED:  # OCR, if the file needs it, says each page
         from qa.readers import ocr
 
         ocr.on_page = tell

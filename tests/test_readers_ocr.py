@@ -12,6 +12,7 @@ import io
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -68,11 +69,15 @@ def scanned_pdf(pages: list[Image.Image]) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A cache of OCR readings of this test's own."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("QA_CACHE", str(folder))
-    return folder
+    # Reading workers take the environment they start with: new ones for this test.
+    monkeypatch.setattr(workers, "_shared", None)
+    yield folder
+    if workers._shared is not None:
+        workers._shared.close()
 
 
 def read_folder(folder: Path, files: dict[str, bytes]) -> dict:
