@@ -91,6 +91,8 @@ def test_a_slide_citation_opens_the_slide_with_its_notes_the_passage_marked(
 
     following = client.get(f"/documents/plan.pptx/pages/4?p={number}").text
     assert "<mark" not in following and "Fishermen keep their moorings" in following
+    back = f'is on <a href="/documents/plan.pptx/pages/3?p={number}#mark">notes of slide 3</a>'
+    assert back in following
     first = client.get("/documents/plan.pptx/pages/1").text
     assert 'rel="prev"' not in first and 'rel="next"' in first
 
@@ -125,6 +127,7 @@ def test_a_row_citation_opens_the_rows_around_it_in_its_own_sheet(client: TestCl
     earlier = client.get(f"/documents/plantings.xlsx/pages/7?p={number}").text
     rows = re.findall(r"row (\d+)</span>", earlier)
     assert rows == [str(n) for n in range(2, 13)] and "<mark" not in earlier
+    assert f'<a href="/documents/plantings.xlsx/pages/15?p={number}#mark">row 15</a>' in earlier
     assert "South plot 2;" in earlier and 'rel="prev"' not in earlier
     later = client.get(f"/documents/plantings.xlsx/pages/26?p={number}").text
     assert re.findall(r"row (\d+)</span>", later) == [str(n) for n in range(21, 32)]
@@ -134,6 +137,7 @@ def test_a_row_citation_opens_the_rows_around_it_in_its_own_sheet(client: TestCl
     assert (data["unit"], data["section"], data["pages"]) == ("row", "South", 31)
     assert [p["page"] for p in data["paragraphs"]] == list(range(10, 21))
     assert [p["number"] for p in data["paragraphs"] if p["marked"]] == [number]
+    assert data["elsewhere"] is None
     # Without a paragraph, the first sheet holding the row.
     north = client.get("/documents/plantings.xlsx/pages/15.json").json()
     assert north["section"] == "North" and not any(p["marked"] for p in north["paragraphs"])

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from qa.answer import Answer, Passage
+from qa.answer import Answer, Passage, place
 from qa.paragraphs import Paragraph
 from qa.places import PlaceView
 
@@ -563,6 +563,14 @@ def place_dict(view: PlaceView, base: str = "") -> dict[str, Any]:
         "pages": view.last,
         "section": view.section or None,
         "paragraph": paragraph_dict(view.paragraph, base) if view.paragraph else None,
+        "elsewhere": (  # where the marked paragraph is, when not in this view
+            {
+                "place": place(view.paragraph.unit, view.paragraph.page),
+                "url": at(view.paragraph.page),
+            }
+            if view.paragraph and view.paragraph.page and view.paragraph not in view.paragraphs
+            else None
+        ),
         "paragraphs": [
             {**paragraph_dict(p, base), "marked": p == view.paragraph} for p in view.paragraphs
         ],
