@@ -32,6 +32,7 @@ from qa.drawing import DPI, DRAWER, page_sizes, render
 from qa.errors import DocumentNotFoundError
 from qa.files import RefusedError, read_confined, real_folder
 from qa.paragraphs import Paragraph
+from qa.places import PlaceView, place_view, placed
 from qa.readers.blocks import UnreadableError
 
 if TYPE_CHECKING:
@@ -143,14 +144,17 @@ class Pages:
             self.layouts.put(sha, found)
         return found
 
-    def view(self, doc_id: str, page: int, paragraph: int | None = None) -> PageView:
-        """Page `page` of `doc_id`, paragraph number `paragraph` marked on it (if given)."""
+    def view(self, doc_id: str, page: int, paragraph: int | None = None) -> PageView | PlaceView:
+        """Page `page` of `doc_id`, paragraph number `paragraph` marked on it (if given); for a
+        deck or a sheet, slide `page` or the rows around row `page` (qa/places.py)."""
         paragraphs = self.engine.document(doc_id)
         chosen = None
         if paragraph is not None:
             chosen = next((p for p in paragraphs if p.number == paragraph), None)
             if chosen is None:
                 raise DocumentNotFoundError(f"{doc_id!r} has no paragraph {paragraph}")
+        if placed(paragraphs):
+            return place_view(doc_id, self.engine.title(doc_id), paragraphs, page, chosen)
         path, root, data, known = self._file(doc_id)
         layout = self.layout(doc_id, path, root, data)
         if not 1 <= page <= len(layout.sizes):

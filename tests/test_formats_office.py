@@ -54,6 +54,8 @@ def test_slides_notes_and_rows_are_cited_where_the_user_sees_quotes(
         assert (best["citation"], best["text"], best["unit"], best["page"]) == (
             citation, text, unit, number), question  # fmt: skip
         assert best["original_url"] is None  # only a PDF has an original to open at a page
+        # ... but the slide or the rows around the row open in the page view, the quote marked
+        assert best["page_url"].endswith(f"/pages/{number}?p={best['paragraph']}#mark")
         assert cli.main(["ask", question, "--index", "index"]) == 0
         assert f"] {citation}  [" in capsys.readouterr().out  # "[1] citation  [plan.pptx]"
 

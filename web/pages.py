@@ -176,17 +176,22 @@ def install(
         "/documents/{doc_id:path}/pages/{n}.json",
         responses={
             **ERRORS,
-            404: {"model": ErrorResponse, "description": "No such PDF, page or paragraph."},
+            404: {
+                "model": ErrorResponse,
+                "description": "No such PDF page, slide, row or paragraph.",
+            },
         },
         tags=["api"],
-        summary="A PDF page with a paragraph's lines marked (the JSON of its page view)",
+        summary="A PDF page, a slide or a sheet's rows, a paragraph marked (JSON of the view)",
     )
     def page_json(
         request: Request, doc_id: str, n: int, p: Annotated[int | None, Query(ge=1)] = None
     ) -> dict[str, Any]:
         """Page `n` of the PDF `doc_id`: its size in points, the boxes of paragraph `p`'s
         lines on it (points from the page's top-left), the pages the paragraph is on, and the
-        links to the page's image, the pages around it and the original file."""
+        links to the page's image, the pages around it and the original file. For a deck:
+        slide `n`'s paragraphs (and its notes'); for a spreadsheet: the rows around row `n` of
+        paragraph `p`'s sheet; each with `marked` (paragraph `p`)."""
         return page_dict(views.view(doc_id, n, p), base(request))
 
     @app.get(
@@ -195,7 +200,8 @@ def install(
     def page_view(
         request: Request, doc_id: str, n: int, p: Annotated[int | None, Query(ge=1)] = None
     ) -> HTMLResponse:
-        """Page `n` of the PDF `doc_id` as an image, paragraph `p`'s lines marked on it."""
+        """Page `n` of the PDF `doc_id` as an image, paragraph `p`'s lines marked on it; or
+        slide `n`, or the rows around row `n`, paragraph `p` marked."""
         return render(request, "page.html", {"view": page_dict(views.view(doc_id, n, p))})
 
     @app.get(

@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from qa.answer import Answer, Passage
+from qa.answer import Answer, Passage, place
 from qa.paragraphs import Paragraph
+from qa.places import PlaceView
 
 if TYPE_CHECKING:
     from qa.engine import DocumentInfo
@@ -130,8 +131,13 @@ class PassageOut(BaseModel):
     )
     page_url: str | None = Field(
         description="For a PDF: the paragraph's page as an image with the paragraph's lines "
-        "marked (its JSON: `.json` after the page number); else null.",
-        examples=["http://127.0.0.1:8000/documents/report.pdf/pages/4?p=12#mark", None],
+        "marked; for a slide (or its notes): the slide's text; for a spreadsheet row: the rows "
+        "around it; the paragraph marked (its JSON: `.json` after the number); else null.",
+        examples=[
+            "http://127.0.0.1:8000/documents/report.pdf/pages/4?p=12#mark",
+            "http://127.0.0.1:8000/documents/Sales.xlsx/pages/12?p=9#mark",
+            None,
+        ],
     )
 
 
@@ -478,8 +484,8 @@ def original_path(doc_id: str, page: int | None = None) -> str:
 
 
 def page_path(doc_id: str, page: int, paragraph: int | None = None, suffix: str = "") -> str:
-    """Site path of a PDF document's page view (`suffix` ".json" or ".png": its twins), with
-    `paragraph` marked."""
+    """Site path of a PDF document's page view (`suffix` ".json" or ".png": its twins), or of a
+    deck's slide or a sheet's rows around a row, with `paragraph` marked."""
     path = f"/documents/{quote(doc_id, safe='/')}/pages/{page}{suffix}"
     if paragraph is None:
         return path
@@ -488,15 +494,17 @@ def page_path(doc_id: str, page: int, paragraph: int | None = None, suffix: str 
 
 def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
     """Passage.as_dict() plus the `url` of its paragraph (`base` makes it absolute) and, for a
-    PDF, the `original_url` of its file at its page and the `page_url` of its page view."""
+    PDF, the `original_url` of its file at its page; for a PDF, a slide or a row, the `page_url`
+    of its page view."""
     original = passage.page is not None and passage.document.lower().endswith(".pdf")
+    viewed = original or (passage.page is not None and passage.unit != "page")
     return {
         **passage.as_dict(),
         "url": base + document_path(passage.document, passage.paragraph, passage.highlight),
         "original_url": base + original_path(passage.document, passage.page) if original else None,
         "page_url": (
             base + page_path(passage.document, passage.page, passage.paragraph)  # type: ignore[arg-type]
-            if original
+            if viewed
             else None
         ),
     }
@@ -505,9 +513,12 @@ def passage_dict(passage: Passage, base: str = "") -> dict[str, Any]:
 BOX = ("x0", "top", "x1", "bottom")
 
 
-def page_dict(view: PageView, base: str = "") -> dict[str, Any]:
+def page_dict(view: PageView | PlaceView, base: str = "") -> dict[str, Any]:
     """A page view as JSON: the page, its image, the marked boxes (points from the page's
-    top-left) and the links around it (`base` makes them absolute)."""
+    top-left) and the links around it (`base` makes them absolute); a slide's or rows' view:
+    place_dict."""
+    if isinstance(view, PlaceView):
+        return place_dict(view, base)
     number = view.paragraph.number if view.paragraph else None
 
     def at(page: int) -> str | None:
@@ -530,6 +541,44 @@ def page_dict(view: PageView, base: str = "") -> dict[str, Any]:
         "previous_url": at(view.page - 1),
         "next_url": at(view.page + 1),
         "original_url": base + original_path(view.document, view.page),
+        "document_url": base + document_path(view.document, number),
+        "unit": "page",
+    }
+
+
+def place_dict(view: PlaceView, base: str = "") -> dict[str, Any]:
+    """A slide's or rows' view as JSON: the paragraphs shown, each with `marked` (true for the
+    paragraph cited), and the links around it (`base` makes them absolute); no image, and no
+    original file (/files serves PDFs only)."""
+    number = view.paragraph.number if view.paragraph else None
+
+    def at(place: int | None) -> str | None:
+        return None if place is None else base + page_path(view.document, place, number)
+
+    return {
+        "document": view.document,
+        "title": view.title,
+        "unit": view.unit,
+        "page": view.number,
+        "pages": view.last,
+        "section": view.section or None,
+        "paragraph": paragraph_dict(view.paragraph, base) if view.paragraph else None,
+        "elsewhere": (  # where the marked paragraph is, when not in this view
+            {
+                "place": place(view.paragraph.unit, view.paragraph.page),
+                "url": at(view.paragraph.page),
+            }
+            if view.paragraph and view.paragraph.page and view.paragraph not in view.paragraphs
+            else None
+        ),
+        "paragraphs": [
+            {**paragraph_dict(p, base), "marked": p == view.paragraph} for p in view.paragraphs
+        ],
+        "url": at(view.number),
+        "json_url": base + page_path(view.document, view.number, number, ".json"),
+        "previous_url": at(view.previous),
+        "next_url": at(view.next),
+        "original_url": None,
         "document_url": base + document_path(view.document, number),
     }
 
