@@ -14,6 +14,7 @@ with the passages that come closest to each, so an owner sees what to add to the
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -149,14 +150,29 @@ class Feedback:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
             if not self._ready:
-                connection.execute("PRAGMA journal_mode=WAL")  # stays set in the file
-                connection.executescript(SCHEMA)
-                with connection:
-                    connection.execute(COUNT_WORDINGS)
+                self._set_up(connection)
                 self._ready = True
             return connection
         except (OSError, sqlite3.Error) as e:
             raise FeedbackError(f"cannot open the feedback file {self.path}: {e}") from e
+
+    @staticmethod
+    def _set_up(connection: sqlite3.Connection) -> None:
+        """WAL, the tables and the wording counts. Switching a new file to WAL needs it alone,
+        and SQLite does not wait for that (the busy timeout does not apply): several processes
+        opening a new file at once retry for up to BUSY_SECONDS."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")  # stays set in the file
+                connection.executescript(SCHEMA)
+                with connection:
+                    connection.execute(COUNT_WORDINGS)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def record(self, record: Record) -> bool:
         """Store one record; False if feedback is off."""
