@@ -18,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.lexical import terms
-from qa.verifier import Question
+from qa.verifier import MONTHS, Question
 
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -29,8 +28,8 @@ _NUMBER_WORDS = (
 _SCALE = r"(?:\s(?:hundred|thousand|million|billion|trillion))"
 # Dates whole ("14 July 2016", "July 14, 2016", "the 1990s", "18th century"), years alone.
 DATE = re.compile(
-    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})(?:,?\s+\d{{4}})?|(?:{_MONTHS})\s+"
-    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,\s*\d{{4}})?|(?:{_MONTHS})\s+\d{{4}}|\d{{1,4}}s|"
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})(?:,?\s+\d{{4}})?|(?:{MONTHS})\s+"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?(?:,\s*\d{{4}})?|(?:{MONTHS})\s+\d{{4}}|\d{{1,4}}s|"
     r"\d{1,2}(?:st|nd|rd|th)\s+century|1\d{3}|20\d{2})\b"
 )
 # Counts and quantities: "196", "2,700", "$1.5 billion", "9.4 %", "five million", "a dozen".

@@ -46,9 +46,9 @@ _NUMBER_WORDS = (
     "half|percent"
 )
 _NUMBER = re.compile(rf"\b(\d[\d,.]*|{_NUMBER_WORDS})\b", re.IGNORECASE)
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _DATE = re.compile(
-    rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,4}}s|{_MONTHS}|century|centuries|decade|BC|AD|BCE|CE|"
+    rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,4}}s|{MONTHS}|century|centuries|decade|BC|AD|BCE|CE|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|spring|summer|autumn|winter|"
     r"yesterday|today|ago)\b"
 )
