@@ -22,6 +22,7 @@ from qa.files import RefusedError, read_confined, real_folder
 from qa.readers import FORMATS
 from qa.readers.blocks import Block, Parsed, UnreadableError
 from qa.readers.clean import decode, normalize_newlines  # noqa: F401 (part of this module's API)
+from qa.stamps import Stamp, stamp, unchanged
 from qa.workers import LimitError
 
 SUFFIXES = set(FORMATS)
@@ -44,6 +45,7 @@ class Document:
     title: str = ""  # from the file (metadata, <title>, front matter, heading), else its name
     blocks: tuple[Block, ...] = ()
     unchanged: bool = False  # same bytes as the index holds: read, hashed, not parsed again
+    stamp: Stamp | None = None  # the file's lstat when read (qa/stamps.py), if a regular file
 
 
 @dataclass(frozen=True)
@@ -160,32 +162,39 @@ def read_documents(
     known: Mapping[str, str] | None = None,
     pool: workers.Pool | None = None,
     refused: Mapping[str, str] | None = None,
+    stamps: Mapping[str, tuple[Stamp, str]] | None = None,
 ) -> list[Document | Skipped]:
     """Each (path, id) of `files` read as `read_document` does, as a Document or the Skipped
-    entry saying why not; those to parse go to one worker together."""
+    entry saying why not; those to parse go to one worker together. A file whose `stamps` entry
+    (id -> stamp, hash) still holds, with the hash `known` for it, is not even read."""
     results: list[Document | Skipped | None] = [None] * len(files)
-    pending: list[tuple[int, bytes, str]] = []  # (index, bytes, hash) of the files to parse
+    pending: list[tuple[int, bytes, str, Stamp | None]] = []  # the files to parse
+    known = known or {}
     for i, (path, doc_id) in enumerate(files):
+        if stamps and (same := unchanged(doc_id, path, known.get(doc_id, ""), stamps)):
+            results[i] = Document(doc_id, path, "", known[doc_id], unchanged=True, stamp=same)
+            continue
+        before = stamp(path)  # taken before reading: a change while reading shows next time
         try:
             data = read_confined(path, root, MAX_FILE_BYTES)
         except RefusedError as e:
             results[i] = Skipped(doc_id, str(e))
             continue
         sha256 = content_hash(data)
-        if sha256 == (known or {}).get(doc_id):
-            results[i] = Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
+        if sha256 == known.get(doc_id):
+            results[i] = Document(doc_id, path, "", sha256, unchanged=True, stamp=before)
         elif refused and sha256 in refused:
             results[i] = Skipped(doc_id, refused[sha256] + workers.NOT_AGAIN, sha256)
         else:
-            pending.append((i, data, sha256))
-    batch = [(files[i][0].suffix.lower(), data) for i, data, _ in pending]
+            pending.append((i, data, sha256, before))
+    batch = [(files[i][0].suffix.lower(), data) for i, data, _, _ in pending]
     parsed = (pool or workers.shared()).parse_all(batch) if batch else []
-    for (i, _, sha256), result in zip(pending, parsed):
+    for (i, _, sha256, before), result in zip(pending, parsed):
         path, doc_id = files[i]
         try:
             if isinstance(result, UnreadableError):
                 raise result
-            results[i] = make_document(doc_id, path, result, sha256)
+            results[i] = replace(make_document(doc_id, path, result, sha256), stamp=before)
         except LimitError as e:
             results[i] = Skipped(doc_id, str(e), sha256)
         except UnreadableError as e:
@@ -277,9 +286,11 @@ def load_documents(
     on_document: Callable[[int, int], None] | None = None,
     pool: workers.Pool | None = None,
     refused: Mapping[str, str] | None = None,
+    stamps: Mapping[str, tuple[Stamp, str]] | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """All readable documents under `folder`, and the files skipped with reasons. `known`: id ->
-    hash of the files the index holds; those whose bytes are the same are not parsed again.
+    hash of the files the index holds; those whose bytes are the same are not parsed again, and
+    those whose `stamps` still hold (qa/stamps.py) are not even read.
     `refused`: hash -> reason of files that broke a limit before; not read again. Files are
     parsed in parallel by the workers of `pool`. `on_document(read, total)` is told after each
     file."""
@@ -292,7 +303,7 @@ def load_documents(
     root = real_folder(folder)
 
     def read(batch: list[tuple[Path, str]]) -> list[Document | Skipped]:
-        return read_documents(batch, root, known, pool, refused)
+        return read_documents(batch, root, known, pool, refused, stamps)
 
     documents = []
     count = 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import refusals, workers
+from qa import refusals, stamps, workers
 from qa.documents import Document, Skipped, load_documents, read_document
 from qa.embedder import Embedder, MapBatches
 from qa.errors import (
@@ -174,12 +174,14 @@ def build(
     # deleting the last document removes its text like deleting any other.
     limits = limits or workers.Limits()
     pool = workers.shared(limits)
+    stamped = {} if full else stamps.recorded(store.root)
     documents, skipped = load_documents(
         docs,
         _known(store, full),
         lambda read, total: tell(phase="reading", documents_read=read, documents=total),
         pool,
         {} if full else refusals.remembered(store.root, limits),
+        stamped,
     )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
@@ -200,6 +202,7 @@ def build(
         documents = [d for d in documents if d is not None]
         if not dry_run:
             refusals.remember(store.root, skipped, limits)
+            stamps.remember(store.root, ((d.id, d.stamp, d.sha256) for d in documents), stamped)
             keep_layouts(store.root, documents)  # where each PDF's lines are, for its page view
         if not documents:
             empty = f"no readable documents in {docs}: the index is empty"
