@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import refusals, stamps, workers
+from qa import lexical_segments, refusals, stamps, workers
 from qa.documents import Document, Skipped, load_documents, read_document
 from qa.embedder import Embedder, MapBatches
 from qa.errors import (
@@ -28,6 +28,7 @@ from qa.errors import (
 )
 from qa.files import real_folder
 from qa.lexical import Lexical, Text, terms
+from qa.lexical_segments import LexicalSegments
 from qa.pages import keep_layouts
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, segments
@@ -295,7 +296,9 @@ def build(
         # The lexical side needs only the text: build it in a thread while the model (which
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
+            lexical = pool.submit(
+                lexical_index, paragraphs, sentence_rows, previous, origin, merge_after > 0
+            )
             vectors = embedder.encode(
                 list(texts.values()),
                 progress=progress,
@@ -417,22 +420,37 @@ def lexical_index(
     sentence_rows: list,
     previous: Index | None,
     origin: list[int | None] | None = None,
-) -> Lexical:
+    over_base: bool = False,
+) -> Lexical | LexicalSegments:
     """The lexical side of a version (cheap: no model involved). Only new text is tokenized: a
     paragraph with the text of previous row origin[row] takes over its term ids and its
-    sentences' (its units are the previous ones)."""
+    sentences'. `over_base`: keep the previous version's lexical base and put the rest into a
+    delta (qa/lexical_segments.py), else number and score everything afresh."""
     origin = origin or [None] * len(paragraphs)
     spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
     for row, span, _ in sentence_rows:
         spans[row].append(span)
     first = previous.sentence_first.tolist() if previous is not None else []
-    paragraph_terms: list[Text] = []
-    sentence_terms: list[Text] = []
+    texts: list[lexical_segments.NewText] = []
     for p, sentences, old in zip(paragraphs, spans, origin):
         if old is not None and first[old + 1] - first[old] == len(sentences):
-            paragraph_terms.append(old)
-            sentence_terms.extend(range(first[old], first[old + 1]))
+            texts.append(old)
         else:
-            paragraph_terms.append(terms(p.text))
-            sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
-    return Lexical.build(paragraph_terms, sentence_terms, previous.lexical if previous else None)
+            texts.append((terms(p.text), [terms(p.text[s:e]) for s, e in sentences]))
+    if previous is not None and over_base:
+        return lexical_segments.over(
+            previous.lexical, previous.sentence_first, texts, previous.lexical_file
+        )
+    before = previous.lexical if previous is not None else None
+    if isinstance(before, LexicalSegments):
+        before = before.folded()  # (its rows are the previous version's)
+    paragraph_terms: list[Text] = []
+    sentence_terms: list[Text] = []
+    for text in texts:
+        if isinstance(text, int):
+            paragraph_terms.append(text)
+            sentence_terms.extend(range(first[text], first[text + 1]))
+        else:
+            paragraph_terms.append(text[0])
+            sentence_terms.extend(text[1])
+    return Lexical.build(paragraph_terms, sentence_terms, before)
