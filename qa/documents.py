@@ -242,9 +242,12 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     # only those whose real path lies inside the folder.
     for root, dirs, files in os.walk(folder, onerror=unreadable_folder):
         here = Path(root)
+        # Ids from strings: a relative_to per file cost seconds at 100k files.
+        inner = here.relative_to(folder).as_posix()
+        prefix = "" if inner == "." else inner + "/"
         kept = []
         for d in sorted(dirs):
-            doc_id = (here / d).relative_to(folder).as_posix() + "/"
+            doc_id = prefix + d + "/"
             if d.startswith("."):
                 hidden.append(_printable_id(doc_id))
             elif (here / d).is_symlink():
@@ -255,8 +258,7 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
                 kept.append(d)
         dirs[:] = kept
         for name in sorted(files):
-            path = here / name
-            doc_id = path.relative_to(folder).as_posix()
+            doc_id = prefix + name
             if name.startswith("."):
                 hidden.append(_printable_id(doc_id))
                 continue
@@ -264,6 +266,7 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
                 problem = "has control characters" if _valid_utf8(doc_id) else "is not valid UTF-8"
                 skipped.append(Skipped(_printable_id(doc_id), f"file name {problem}: rename it"))
                 continue
+            path = here / name
             if path.suffix.lower() not in SUFFIXES:
                 skipped.append(Skipped(doc_id, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
@@ -301,23 +304,36 @@ def load_documents(
     pool.start()  # the workers start while the folder is listed
     found, skipped = discover(folder)
     root = real_folder(folder)
+    # The files whose stamps still hold are taken at once (no thread, no read); the others are
+    # read in batches. Documents keep the order of `found`, which is the order of the index.
+    results: list[Document | Skipped | None] = [None] * len(found)
+    rest = []
+    for i, (path, doc_id) in enumerate(found):
+        same = unchanged(doc_id, path, (known or {}).get(doc_id, ""), stamps) if stamps else None
+        if same:
+            results[i] = Document(doc_id, path, "", known[doc_id], True, stamp=same)  # type: ignore[index]
+        else:
+            rest.append(i)
+    count = len(found) - len(rest)
+    if on_document is not None and count:
+        on_document(count, len(found))
 
-    def read(batch: list[tuple[Path, str]]) -> list[Document | Skipped]:
-        return read_documents(batch, root, known, pool, refused, stamps)
+    def read(batch: list[int]) -> list[Document | Skipped]:
+        return read_documents([found[i] for i in batch], root, known, pool, refused, stamps)
 
-    documents = []
-    count = 0
     # Threads only wait on the files and the workers; one more than the workers keeps each fed.
+    batches = _batches([found[i] for i in rest], pool.size)
+    at = iter(rest)
+    numbered = [[next(at) for _ in batch] for batch in batches]
     with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="reading") as threads:
-        for results in threads.map(read, _batches(found, pool.size)):
-            for result in results:
-                if isinstance(result, Skipped):
-                    skipped.append(result)
-                else:
-                    documents.append(result)
+        for batch, read_ in zip(numbered, threads.map(read, numbered), strict=True):
+            for i, result in zip(batch, read_, strict=True):
+                results[i] = result
                 count += 1
                 if on_document is not None:
                     on_document(count, len(found))
+    documents = [r for r in results if isinstance(r, Document)]
+    skipped.extend(r for r in results if isinstance(r, Skipped))
     return documents, skipped
 
 

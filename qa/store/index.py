@@ -58,7 +58,9 @@ class Index:
 
     def __post_init__(self) -> None:
         self.titles: dict[str, str] = {
-            d["id"]: d.get("title") or Path(d["id"]).name for d in self.manifest["documents"]
+            # (ids are '/'-separated: the name without a Path each, 1.6 s at 100k documents)
+            d["id"]: d.get("title") or d["id"].rsplit("/", 1)[-1]
+            for d in self.manifest["documents"]
         }
         if isinstance(self.paragraphs, Paragraphs):  # without making 100k Paragraph objects
             self.by_document.update(self.paragraphs.by_document())
