@@ -205,11 +205,6 @@ class Index:
         if isinstance(self.lexical, LexicalSegments):
             self.lexical.source = self.lexical_file
 
-    def hash_rows(self, which: str) -> dict[str, int]:
-        """Text hash -> vector row for 'passages' or 'sentences': what a rebuild may reuse."""
-        hashes = self.passage_hash if which == "passages" else self.sentence_hash
-        return {h: row for row, h in enumerate(hashes)}
-
     def pending(self) -> int:
         """Paragraphs added, changed or deleted since the base was built: those with vectors in
         the delta, and the base's passage tombstones (one or a few per deleted paragraph)."""
