@@ -84,11 +84,16 @@ class Strings(_Lazy[str]):
     def take(self, ids: np.ndarray) -> Strings:
         """The strings `ids`, in that order (copied as bytes: no str made)."""
         ids = np.asarray(ids, dtype=np.int64)
-        starts, lengths = self._offsets[ids], self._offsets[ids + 1] - self._offsets[ids]
-        blob = np.frombuffer(self._blob, dtype=np.uint8)[positions(starts, lengths)]
+        starts, ends = self._offsets[ids], self._offsets[ids + 1]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return Strings(blob, offsets)
+        np.cumsum(ends - starts, out=offsets[1:])
+        # Strings taken in their stored order follow each other in the blob: copied as runs
+        # (a byte-by-byte gather of 70 MB of text took seconds).
+        cut = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+        first, last = np.concatenate([[0], cut]), np.concatenate([cut, [len(ids)]]) - 1
+        runs = zip(starts[first].tolist(), ends[last].tolist()) if len(ids) else ()
+        blob = b"".join(self._blob[a:b] for a, b in runs)
+        return Strings(np.frombuffer(blob, dtype=np.uint8), offsets)
 
     def find(self, wanted: Sequence[str]) -> np.ndarray:
         """The position of each of `wanted` among these strings (-1: not there), without making
