@@ -100,6 +100,15 @@ class LexicalSegments:
         self._uses = np.bincount(self._base_of, minlength=nb)
         self._delta_uses = np.bincount(self._delta_of, minlength=delta.size)
         self.vocabulary = base.vocabulary + [t for t in delta.vocabulary if t not in base._ids]
+        self._cache: dict[tuple, _Term] = {}  # (_term)
+        # The version rows of each base (delta) paragraph: order[first[p]:first[p + 1]].
+        self._base_order, self._delta_order = (
+            (rows[np.argsort(of, kind="stable")], np.searchsorted(np.sort(of), np.arange(m + 1)))
+            for rows, of, m in (
+                (self._base_rows, self._base_of, nb),
+                (self._delta_rows, self._delta_of, delta.size),
+            )
+        )
         # Per kind (terms, pairs): base lengths, the base's average, delta lengths, live average.
         self._lengths = []
         for base_length, delta_length in zip(lengths(base), lengths(delta), strict=True):
@@ -113,35 +122,58 @@ class LexicalSegments:
                 )
             )
 
-    def _scores(self, pairs: bool, base_ids: list, delta_ids: list) -> np.ndarray:
-        """Live BM25 of every row for the query terms (or pairs) given by their ids in either
-        segment (None: not there), in query order, repeats kept (as bm25s sums them)."""
+    def _term(self, pairs: bool, b: int | None, d: int | None) -> _Term:
+        """The live idf of a term (or pair) given by its ids in either segment (None: not
+        there), and the live score of each base and delta paragraph holding it. Made when the
+        term is first asked for (O(its postings)) and kept: a question then costs what it
+        costs bm25s."""
+        key = (pairs, b, d)
+        if (found := self._cache.get(key)) is not None:
+            return found
         base = self.base.bigram_bm25 if pairs else self.base.bm25
         delta = self.delta.bigram_bm25 if pairs else self.delta.bm25
         base_length, base_average, delta_length, average = self._lengths[pairs]
-        base_scores = np.zeros(self.base.size, dtype=np.float32)
-        delta_scores = np.zeros(self.delta.size, dtype=np.float32)
-        for b, d in zip(base_ids, delta_ids, strict=True):
-            bi, bs = base.column(b) if b is not None else _EMPTY
-            di, tf = delta.column(d) if d is not None else _EMPTY
-            df = int(self._uses[bi].sum()) + int(self._delta_uses[di].sum())
-            if df == 0:
-                continue
-            # In bm25s's precisions (float32 idf and sums, float64 parts): the same floats.
-            idf = np.float32(_idf(df, self.size))
-            if len(bi):  # score = idf * part(tf): solved for tf (an integer)
-                before = np.float32(_idf(len(bi), self.base.size))
-                k = K1 * ((1 - B) + B * base_length[bi] / base_average)
-                old = np.rint(bs * k / (before - bs))
-                part = _part(old, base_length[bi], average)
-                np.add.at(base_scores, bi, (idf * part).astype(np.float32))
-            if len(di):
-                part = _part(tf, delta_length[di], average)
-                np.add.at(delta_scores, di, (idf * part).astype(np.float32))
+        bi, bs = base.column(b) if b is not None else _EMPTY
+        di, tf = delta.column(d) if d is not None else _EMPTY
+        df = int(self._uses[bi].sum()) + int(self._delta_uses[di].sum())
+        # In bm25s's precisions (float32 idf and sums, float64 parts): the same floats.
+        idf = _idf(df, self.size)
+        weight = np.float32(idf)
+        # The base's scores hold its own idf and average length: solved for tf (an integer).
+        before = np.float32(_idf(len(bi), self.base.size))
+        k = K1 * ((1 - B) + B * base_length[bi] / base_average)
+        old = np.rint(bs * k / (before - bs))
+        base_rows, base_scores = self._rows(
+            False, bi, weight * _part(old, base_length[bi], average)
+        )
+        delta_rows, delta_scores = self._rows(
+            True, di, weight * _part(tf, delta_length[di], average)
+        )
+        found = (
+            idf if df else 0.0,
+            np.concatenate([base_rows, delta_rows]),
+            np.concatenate([base_scores, delta_scores]).astype(np.float32),
+        )
+        if len(self._cache) > CACHED_TERMS:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def _scores(self, pairs: bool, base_ids: list, delta_ids: list) -> np.ndarray:
+        """Live BM25 of every row for the query terms (or pairs) given by their ids in either
+        segment (None: not there), in query order, repeats kept (as bm25s sums them)."""
         out = np.zeros(self.size, dtype=np.float32)
-        out[self._base_rows] = base_scores[self._base_of]
-        out[self._delta_rows] = delta_scores[self._delta_of]
+        for b, d in zip(base_ids, delta_ids, strict=True):
+            _, rows, scores = self._term(pairs, b, d)
+            np.add.at(out, rows, scores)  # (a row is in one segment: summed as by bm25s)
         return out
+
+    def _rows(self, delta: bool, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The version rows naming base (or delta) paragraphs `ids`, with their `scores`: none
+        for a deleted paragraph, several for one that several rows name."""
+        order, first = self._delta_order if delta else self._base_order
+        counts = first[ids + 1] - first[ids]
+        return order[positions(first[ids], counts)], np.repeat(scores, counts)
 
     def scores(self, words: list[str]) -> np.ndarray:
         """BM25 score of every paragraph for the query terms."""
@@ -161,9 +193,7 @@ class LexicalSegments:
     def idf(self, word: str) -> float:
         """Inverse document frequency of a term among the version's paragraphs (0: unknown)."""
         b, d = self.base._ids.get(word), self.delta._ids.get(word)
-        df = int(self._uses[self.base.bm25.column(b)[0]].sum()) if b is not None else 0
-        df += int(self._delta_uses[self.delta.bm25.column(d)[0]].sum()) if d is not None else 0
-        return _idf(df, self.size) if df and self.size else 0.0
+        return self._term(False, b, d)[0] if b is not None or d is not None else 0.0
 
     def coverage(
         self, weights: dict[str, float], rows: np.ndarray, sentences: bool = False
@@ -205,6 +235,9 @@ class LexicalSegments:
 
 
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+# (idf, the version rows holding a term, their scores)
+_Term = tuple[float, np.ndarray, np.ndarray]
+CACHED_TERMS = 200_000  # terms whose live scores are kept (~4 bytes per posting)
 
 
 def _words(texts: TermIds, lexical: Lexical) -> list[list[str]]:
