@@ -162,18 +162,13 @@ def read_documents(
     known: Mapping[str, str] | None = None,
     pool: workers.Pool | None = None,
     refused: Mapping[str, str] | None = None,
-    stamps: Mapping[str, tuple[Stamp, str]] | None = None,
 ) -> list[Document | Skipped]:
     """Each (path, id) of `files` read as `read_document` does, as a Document or the Skipped
-    entry saying why not; those to parse go to one worker together. A file whose `stamps` entry
-    (id -> stamp, hash) still holds, with the hash `known` for it, is not even read."""
+    entry saying why not; those to parse go to one worker together."""
     results: list[Document | Skipped | None] = [None] * len(files)
     pending: list[tuple[int, bytes, str, Stamp | None]] = []  # the files to parse
     known = known or {}
     for i, (path, doc_id) in enumerate(files):
-        if stamps and (same := unchanged(doc_id, path, known.get(doc_id, ""), stamps)):
-            results[i] = Document(doc_id, path, "", known[doc_id], unchanged=True, stamp=same)
-            continue
         before = stamp(path)  # taken before reading: a change while reading shows next time
         try:
             data = read_confined(path, root, MAX_FILE_BYTES)
@@ -308,10 +303,11 @@ def load_documents(
     # read in batches. Documents keep the order of `found`, which is the order of the index.
     results: list[Document | Skipped | None] = [None] * len(found)
     rest = []
+    known = known or {}
     for i, (path, doc_id) in enumerate(found):
-        same = unchanged(doc_id, path, (known or {}).get(doc_id, ""), stamps) if stamps else None
+        same = unchanged(doc_id, path, known.get(doc_id, ""), stamps) if stamps else None
         if same:
-            results[i] = Document(doc_id, path, "", known[doc_id], True, stamp=same)  # type: ignore[index]
+            results[i] = Document(doc_id, path, "", known[doc_id], unchanged=True, stamp=same)
         else:
             rest.append(i)
     count = len(found) - len(rest)
@@ -319,7 +315,7 @@ def load_documents(
         on_document(count, len(found))
 
     def read(batch: list[int]) -> list[Document | Skipped]:
-        return read_documents([found[i] for i in batch], root, known, pool, refused, stamps)
+        return read_documents([found[i] for i in batch], root, known, pool, refused)
 
     # Threads only wait on the files and the workers; one more than the workers keeps each fed.
     batches = _batches([found[i] for i in rest], pool.size)
