@@ -22,6 +22,7 @@ from qa.files import RefusedError, read_confined, real_folder
 from qa.readers import FORMATS
 from qa.readers.blocks import Block, Parsed, UnreadableError
 from qa.readers.clean import decode, normalize_newlines  # noqa: F401 (part of this module's API)
+from qa.stamps import Stamp, stamp, unchanged
 from qa.workers import LimitError
 
 SUFFIXES = set(FORMATS)
@@ -44,6 +45,7 @@ class Document:
     title: str = ""  # from the file (metadata, <title>, front matter, heading), else its name
     blocks: tuple[Block, ...] = ()
     unchanged: bool = False  # same bytes as the index holds: read, hashed, not parsed again
+    stamp: Stamp | None = None  # the file's lstat when read (qa/stamps.py), if a regular file
 
 
 @dataclass(frozen=True)
@@ -164,28 +166,30 @@ def read_documents(
     """Each (path, id) of `files` read as `read_document` does, as a Document or the Skipped
     entry saying why not; those to parse go to one worker together."""
     results: list[Document | Skipped | None] = [None] * len(files)
-    pending: list[tuple[int, bytes, str]] = []  # (index, bytes, hash) of the files to parse
+    pending: list[tuple[int, bytes, str, Stamp | None]] = []  # the files to parse
+    known = known or {}
     for i, (path, doc_id) in enumerate(files):
+        before = stamp(path)  # taken before reading: a change while reading shows next time
         try:
             data = read_confined(path, root, MAX_FILE_BYTES)
         except RefusedError as e:
             results[i] = Skipped(doc_id, str(e))
             continue
         sha256 = content_hash(data)
-        if sha256 == (known or {}).get(doc_id):
-            results[i] = Document(id=doc_id, path=path, text="", sha256=sha256, unchanged=True)
+        if sha256 == known.get(doc_id):
+            results[i] = Document(doc_id, path, "", sha256, unchanged=True, stamp=before)
         elif refused and sha256 in refused:
             results[i] = Skipped(doc_id, refused[sha256] + workers.NOT_AGAIN, sha256)
         else:
-            pending.append((i, data, sha256))
-    batch = [(files[i][0].suffix.lower(), data) for i, data, _ in pending]
+            pending.append((i, data, sha256, before))
+    batch = [(files[i][0].suffix.lower(), data) for i, data, _, _ in pending]
     parsed = (pool or workers.shared()).parse_all(batch) if batch else []
-    for (i, _, sha256), result in zip(pending, parsed):
+    for (i, _, sha256, before), result in zip(pending, parsed):
         path, doc_id = files[i]
         try:
             if isinstance(result, UnreadableError):
                 raise result
-            results[i] = make_document(doc_id, path, result, sha256)
+            results[i] = replace(make_document(doc_id, path, result, sha256), stamp=before)
         except LimitError as e:
             results[i] = Skipped(doc_id, str(e), sha256)
         except UnreadableError as e:
@@ -233,9 +237,12 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
     # only those whose real path lies inside the folder.
     for root, dirs, files in os.walk(folder, onerror=unreadable_folder):
         here = Path(root)
+        # Ids from strings: a relative_to per file cost seconds at 100k files.
+        inner = here.relative_to(folder).as_posix()
+        prefix = "" if inner == "." else inner + "/"
         kept = []
         for d in sorted(dirs):
-            doc_id = (here / d).relative_to(folder).as_posix() + "/"
+            doc_id = prefix + d + "/"
             if d.startswith("."):
                 hidden.append(_printable_id(doc_id))
             elif (here / d).is_symlink():
@@ -246,8 +253,7 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
                 kept.append(d)
         dirs[:] = kept
         for name in sorted(files):
-            path = here / name
-            doc_id = path.relative_to(folder).as_posix()
+            doc_id = prefix + name
             if name.startswith("."):
                 hidden.append(_printable_id(doc_id))
                 continue
@@ -255,6 +261,7 @@ def discover(folder: Path) -> tuple[list[tuple[Path, str]], list[Skipped]]:
                 problem = "has control characters" if _valid_utf8(doc_id) else "is not valid UTF-8"
                 skipped.append(Skipped(_printable_id(doc_id), f"file name {problem}: rename it"))
                 continue
+            path = here / name
             if path.suffix.lower() not in SUFFIXES:
                 skipped.append(Skipped(doc_id, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
@@ -277,9 +284,11 @@ def load_documents(
     on_document: Callable[[int, int], None] | None = None,
     pool: workers.Pool | None = None,
     refused: Mapping[str, str] | None = None,
+    stamps: Mapping[str, tuple[Stamp, str]] | None = None,
 ) -> tuple[list[Document], list[Skipped]]:
     """All readable documents under `folder`, and the files skipped with reasons. `known`: id ->
-    hash of the files the index holds; those whose bytes are the same are not parsed again.
+    hash of the files the index holds; those whose bytes are the same are not parsed again, and
+    those whose `stamps` still hold (qa/stamps.py) are not even read.
     `refused`: hash -> reason of files that broke a limit before; not read again. Files are
     parsed in parallel by the workers of `pool`. `on_document(read, total)` is told after each
     file."""
@@ -290,23 +299,37 @@ def load_documents(
     pool.start()  # the workers start while the folder is listed
     found, skipped = discover(folder)
     root = real_folder(folder)
+    # The files whose stamps still hold are taken at once (no thread, no read); the others are
+    # read in batches. Documents keep the order of `found`, which is the order of the index.
+    results: list[Document | Skipped | None] = [None] * len(found)
+    rest = []
+    known = known or {}
+    for i, (path, doc_id) in enumerate(found):
+        same = unchanged(doc_id, path, known.get(doc_id, ""), stamps) if stamps else None
+        if same:
+            results[i] = Document(doc_id, path, "", known[doc_id], unchanged=True, stamp=same)
+        else:
+            rest.append(i)
+    count = len(found) - len(rest)
+    if on_document is not None and count:
+        on_document(count, len(found))
 
-    def read(batch: list[tuple[Path, str]]) -> list[Document | Skipped]:
-        return read_documents(batch, root, known, pool, refused)
+    def read(batch: list[int]) -> list[Document | Skipped]:
+        return read_documents([found[i] for i in batch], root, known, pool, refused)
 
-    documents = []
-    count = 0
     # Threads only wait on the files and the workers; one more than the workers keeps each fed.
+    batches = _batches([found[i] for i in rest], pool.size)
+    at = iter(rest)
+    numbered = [[next(at) for _ in batch] for batch in batches]
     with ThreadPoolExecutor(pool.size + 1, thread_name_prefix="reading") as threads:
-        for results in threads.map(read, _batches(found, pool.size)):
-            for result in results:
-                if isinstance(result, Skipped):
-                    skipped.append(result)
-                else:
-                    documents.append(result)
+        for batch, read_ in zip(numbered, threads.map(read, numbered), strict=True):
+            for i, result in zip(batch, read_, strict=True):
+                results[i] = result
                 count += 1
                 if on_document is not None:
                     on_document(count, len(found))
+    documents = [r for r in results if isinstance(r, Document)]
+    skipped.extend(r for r in results if isinstance(r, Skipped))
     return documents, skipped
 
 

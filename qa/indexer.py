@@ -8,7 +8,7 @@ switched to atomically, so a crash at any moment leaves the previous index servi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import refusals, workers
+from qa import lexical_segments, refusals, stamps, workers
 from qa.documents import Document, Skipped, load_documents, read_document
 from qa.embedder import Embedder, MapBatches
 from qa.errors import (
@@ -27,12 +27,14 @@ from qa.errors import (
     QAError,
 )
 from qa.files import real_folder
-from qa.lexical import Lexical, Text, terms
+from qa.lexical import Lexical, Text, positions, terms
+from qa.lexical_segments import LexicalSegments
 from qa.pages import keep_layouts
 from qa.paragraphs import Paragraph, split_paragraphs
 from qa.store import FORMAT_VERSION, BuildLock, Index, Store, read_manifest, segments
 from qa.store.local import version_name
 from qa.store.segments import Segments
+from qa.table import Paragraphs, Strings
 from qa.units import split_units, text_hash
 
 DEFAULT_DOCS = Path("seeds")  # the documents folder of a new index when none is given
@@ -127,13 +129,17 @@ def same_folder(a: Path, b: Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def _known(store: Store, full: bool) -> dict[str, str]:
+def _known(store: Store, full: bool, loaded: Index | None = None) -> dict[str, str]:
     """id -> file hash of the documents of the current index: those files, if their bytes are
-    the same, are not parsed again (their paragraphs are reused)."""
+    the same, are not parsed again (their paragraphs are reused). From `loaded` if it is the
+    current version (its manifest is in memory: a 10 MB JSON not read again at 100k)."""
     try:
-        if full or store.current() is None:
+        if full or (current := store.current()) is None:
             return {}
-        manifest = read_manifest(store.current_folder())
+        if loaded is not None and loaded.version == current:
+            manifest = loaded.manifest
+        else:
+            manifest = read_manifest(store.current_folder())
         return {d["id"]: d["sha256"] for d in manifest["documents"]}
     except (QAError, KeyError, TypeError):
         return {}
@@ -174,12 +180,14 @@ def build(
     # deleting the last document removes its text like deleting any other.
     limits = limits or workers.Limits()
     pool = workers.shared(limits)
+    stamped = {} if full else stamps.recorded(store.root)
     documents, skipped = load_documents(
         docs,
-        _known(store, full),
+        _known(store, full, loaded),
         lambda read, total: tell(phase="reading", documents_read=read, documents=total),
         pool,
         {} if full else refusals.remembered(store.root, limits),
+        stamped,
     )
     # A dry run only reads, so it neither takes the lock nor creates the index folder.
     with nullcontext() if dry_run else BuildLock(store.lock_path):
@@ -200,6 +208,7 @@ def build(
         documents = [d for d in documents if d is not None]
         if not dry_run:
             refusals.remember(store.root, skipped, limits)
+            stamps.remember(store.root, ((d.id, d.stamp, d.sha256) for d in documents), stamped)
             keep_layouts(store.root, documents)  # where each PDF's lines are, for its page view
         if not documents:
             empty = f"no readable documents in {docs}: the index is empty"
@@ -214,21 +223,28 @@ def build(
                 plan.unchanged.append(doc.id)
         plan.removed = sorted(set(old_docs) - {d.id for d in documents})
 
-        paragraphs: list[Paragraph] = []
         doc_entries = []
         unchanged = set(plan.unchanged)  # (empty without a previous version)
-        origin: list[int | None] = []  # each paragraph's row in the previous version, if reused
+        table = Paragraphs.pack(previous.paragraphs) if previous is not None else None
+        # Each paragraph's row in the previous version if its document is unchanged (the row is
+        # taken over as arrays: O(rows) in numpy, no Paragraph made), else -1 (split now, `new`).
+        origin_parts: list[np.ndarray] = []
+        new: list[Paragraph] = []
+        twins: list[int] = []  # per new paragraph: a previous row of its document, same text
         for doc in documents:
             if previous is not None and doc.id in unchanged:
-                # Same text, same paragraphs: reuse them rather than split (and sentence-split)
-                # every document again (the split is a function of the text, as units are).
                 rows = previous.by_document.get(doc.id, [])
-                split = [previous.paragraphs[r] for r in rows]
-                origin.extend(rows)
+                origin_parts.append(np.asarray(rows, dtype=np.int64))
+                count = len(rows)
             else:
                 split = split_paragraphs(doc)
-                origin.extend([None] * len(split))
-            paragraphs.extend(split)
+                # Paragraphs an edit left as they were keep their units, hashes and term ids.
+                had = previous.by_document.get(doc.id, []) if previous is not None else []
+                before = {text_hash(table.texts[r]): r for r in had} if table else {}
+                twins.extend(before.get(text_hash(p.text), -1) for p in split)
+                new.extend(split)
+                origin_parts.append(np.full(len(split), -1, dtype=np.int64))
+                count = len(split)
             old = old_entries.get(doc.id, {}) if doc.unchanged else {}
             if doc.note and not doc.unchanged:
                 plan.notes.append(f"{doc.id}: {doc.note}")
@@ -237,10 +253,12 @@ def build(
                     "id": doc.id,
                     "sha256": doc.sha256,
                     "title": old.get("title", "") if doc.unchanged else doc.title,
-                    "paragraphs": len(split),
+                    "paragraphs": count,
                     "note": old.get("note", "") if doc.unchanged else doc.note,
                 }
             )
+        origin = np.concatenate(origin_parts) if origin_parts else np.zeros(0, np.int64)
+        paragraphs = Paragraphs.assemble(table, origin, new)
         plan.paragraphs = len(paragraphs)
 
         folder = str(Path(docs).resolve())
@@ -251,38 +269,39 @@ def build(
             plan.seconds = time.perf_counter() - started
             return plan
 
-        passage_cache = previous.hash_rows("passages") if previous else {}  # hash -> row
-        sentence_cache = previous.hash_rows("sentences") if previous else {}
-        passage_rows, sentence_rows = [], []  # (paragraph row, span, hash)
-        reused = _reusable_rows(previous) if previous else None
-        by_text: dict[str, int] | None = None  # text hash -> previous row, made if needed
-        for row, p in enumerate(paragraphs):
-            if previous is not None and origin[row] is None:
-                # A paragraph of an edited or added document may still have a previous twin.
-                if by_text is None:
-                    by_text = {text_hash(q.text): r for r, q in enumerate(previous.paragraphs)}
-                origin[row] = by_text.get(text_hash(p.text))
-            if reused is not None and origin[row] is not None:
-                # Same text as a previous paragraph: its units, hashes and vectors are the
-                # previous version's (no re-tokenizing, no hashing its texts again).
-                old_passages, old_sentences = reused(origin[row])
-                passage_rows.extend((row, span, h) for span, h in old_passages)
-                sentence_rows.extend((row, span, h) for span, h in old_sentences)
-                continue
+        # The previous row whose units (and term ids, and vectors) a paragraph takes over: its
+        # own row if its document is unchanged, its twin's, or -1 (split into units now).
+        fresh_rows = np.flatnonzero(origin < 0)
+        source = origin.copy()
+        source[fresh_rows] = twins
+        split_rows = np.flatnonzero(source < 0)
+        lists: dict[str, list[list[tuple[tuple[int, int], str]]]] = {k: [] for k in KINDS}
+        for row in split_rows.tolist():
+            p = new[int(np.searchsorted(fresh_rows, row))]
             units = split_units(p, embedder.count_tokens, embedder.token_spans, embedder.max_tokens)
-            new_passage = False
-            for s, e in units.passages:
-                h = text_hash(p.text[s:e])
-                passage_rows.append((row, (s, e), h))
-                new_passage |= h not in passage_cache
-            for s, e in units.sentences:
-                sentence_rows.append((row, (s, e), text_hash(p.text[s:e])))
-            plan.paragraphs_to_embed += new_passage
-
-        texts: dict[str, str] = {}  # hash -> text, every text that needs a vector, once
-        for row, (s, e), h in passage_rows + sentence_rows:
-            if h not in passage_cache and h not in sentence_cache:
-                texts.setdefault(h, paragraphs[row].text[s:e])
+            for kind, spans in zip(KINDS, (units.passages, units.sentences), strict=True):
+                lists[kind].append([((a, b), text_hash(p.text[a:b])) for a, b in spans])
+        units = {
+            kind: Units.of(previous, kind, source, split_rows, lists[kind], len(paragraphs))
+            for kind in KINDS
+        }
+        # Texts of the new units with no vector in the previous version (looked up by hash
+        # among its passages, then its sentences), each once.
+        known: dict[str, tuple[str, int]] = {}  # hash -> (kind, previous row) of its vector
+        new_hashes = list({h: None for kind in KINDS for units_ in lists[kind] for _, h in units_})
+        for kind in reversed(KINDS) if previous is not None else ():
+            stored = _strings(getattr(previous, f"{kind}_hash"))
+            for h, at in zip(new_hashes, stored.find(new_hashes).tolist(), strict=True):
+                if at >= 0:
+                    known[h] = (kind, at)
+        for units_ in lists["passage"]:
+            plan.paragraphs_to_embed += any(known.get(h, ("",))[0] != "passage" for _, h in units_)
+        texts: dict[str, str] = {}
+        for kind in KINDS:
+            for row, units_ in zip(split_rows.tolist(), lists[kind], strict=True):
+                for (a, b), h in units_:
+                    if h not in known:
+                        texts.setdefault(h, paragraphs.texts[row][a:b])
         plan.texts_to_embed = len(texts)
         tell(phase="embedding", paragraphs=plan.paragraphs_to_embed, texts=len(texts))
         if dry_run:
@@ -291,8 +310,11 @@ def build(
 
         # The lexical side needs only the text: build it in a thread while the model (which
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
+        sentences = units["sentence"]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(lexical_index, paragraphs, sentence_rows, previous, origin)
+            lexical = pool.submit(
+                lexical_index, paragraphs, sentences, previous, source, merge_after > 0
+            )
             vectors = embedder.encode(
                 list(texts.values()),
                 progress=progress,
@@ -302,12 +324,12 @@ def build(
             fresh = dict(zip(texts, vectors))
         tell(phase="writing")
         d = embedder.dimension
-        vectors_of = _vector_source(previous, passage_cache, sentence_cache, fresh, d)
         # Over a previous version, its base is kept and new text goes into the delta segment
         # (no graph to build); a first or full build makes a new base (qa/store/segments.py).
         base = previous if merge_after > 0 else None
-        passage_hashes = [h for _, _, h in passage_rows]
-        sentence_hashes = [h for _, _, h in sentence_rows]
+        vectors_of = {
+            kind: _vector_source(previous, units[kind], known, fresh, d, kind) for kind in KINDS
+        }
         created = datetime.now(UTC)
         plan.version = version_name(created)
         index = Index(
@@ -321,20 +343,22 @@ def build(
                 "base": base.manifest["base"] if base else plan.version,
                 "documents": doc_entries,
                 "paragraphs": len(paragraphs),
-                "passages": len(passage_rows),
-                "sentences": len(sentence_rows),
+                "passages": len(units["passage"].hashes),
+                "sentences": len(units["sentence"].hashes),
                 "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
             },
             paragraphs=paragraphs,
-            passages=_segments(base, "passage", passage_hashes, vectors_of, d),
-            passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
-            passage_span=np.array([s for _, s, _ in passage_rows], dtype=np.int32).reshape(-1, 2),
-            passage_hash=passage_hashes,
-            sentences=_segments(base, "sentence", sentence_hashes, vectors_of, d),
-            sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
-            sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
-            sentence_hash=sentence_hashes,
             lexical=lexical.result(),
+            **{
+                part: value
+                for kind in KINDS
+                for part, value in (
+                    (f"{kind}s", _segments(base, kind, units[kind], vectors_of[kind], d)),
+                    (f"{kind}_paragraph", units[kind].paragraph),
+                    (f"{kind}_span", units[kind].span),
+                    (f"{kind}_hash", units[kind].hashes),
+                )
+            },
         )
         store.publish(index)  # IndexWriteError if it fails, with nothing half-written left
         plan.index = index
@@ -343,29 +367,90 @@ def build(
         return plan
 
 
+KINDS = ("passage", "sentence")
+
+
+@dataclass
+class Units:
+    """The units (passages or sentences) of a new version's paragraphs, as arrays: each one's
+    paragraph row, span and text hash, and the previous version's unit it is (-1: new)."""
+
+    paragraph: np.ndarray  # int32
+    span: np.ndarray  # int32 (n, 2)
+    hashes: Strings
+    source: np.ndarray  # int64
+
+    @classmethod
+    def of(
+        cls,
+        previous: Index | None,
+        kind: str,
+        source: np.ndarray,
+        split_rows: np.ndarray,
+        lists: list[list[tuple[tuple[int, int], str]]],
+        n: int,
+    ) -> Units:
+        """Paragraph row r takes the units of previous row source[r] (gathered as arrays), or,
+        for the `split_rows`, its (span, hash) in `lists` (in the same order)."""
+        counts = np.zeros(n, dtype=np.int64)
+        counts[split_rows] = [len(units) for units in lists]
+        reused = np.flatnonzero(source >= 0)
+        if previous is not None and len(reused):
+            first = getattr(previous, f"{kind}_first")
+            counts[reused] = first[source[reused] + 1] - first[source[reused]]
+        starts = np.cumsum(counts) - counts
+        span = np.zeros((int(counts.sum()), 2), dtype=np.int32)
+        unit_source = np.full(len(span), -1, dtype=np.int64)
+        at_new = positions(starts[split_rows], counts[split_rows])
+        span[at_new] = np.array([s for units in lists for s, _ in units], np.int32).reshape(-1, 2)
+        hashes = Strings.pack(h for units in lists for _, h in units)
+        if previous is not None and len(reused):
+            at_old = positions(starts[reused], counts[reused])
+            taken = positions(first[source[reused]], counts[reused])
+            span[at_old] = getattr(previous, f"{kind}_span")[taken]
+            unit_source[at_old] = taken
+            old_hashes = _strings(getattr(previous, f"{kind}_hash"))
+            pick = np.empty(len(span), dtype=np.int64)
+            pick[at_old] = taken
+            pick[at_new] = len(old_hashes) + np.arange(len(at_new))
+            hashes = Strings.join([old_hashes, hashes]).take(pick)
+        paragraph = np.repeat(np.arange(n, dtype=np.int32), counts)
+        return cls(paragraph, span, hashes, unit_source)
+
+
+def _strings(hashes: Sequence[str]) -> Strings:
+    return hashes if isinstance(hashes, Strings) else Strings.pack(hashes)
+
+
 def _vector_source(
     previous: Index | None,
-    passage_at: dict[str, int],
-    sentence_at: dict[str, int],
+    units: Units,
+    known: dict[str, tuple[str, int]],
     fresh: dict[str, np.ndarray],
     d: int,
-) -> Callable[[list[str]], np.ndarray]:
-    """hashes -> their vectors: embedded now, else the previous version's (passage or sentence)."""
+    kind: str,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Rows of `units` -> their vectors: the previous version's for a unit taken over, else
+    embedded now, else the previous version's vector of the same text (passage or sentence)."""
 
-    def vectors(hashes: list[str]) -> np.ndarray:
-        out = np.empty((len(hashes), d), dtype=np.float32)
+    def vectors(rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), d), dtype=np.float32)
+        source = units.source[rows]
+        if previous is not None and (source >= 0).any():
+            out[source >= 0] = getattr(previous, f"{kind}s").rows(source[source >= 0])
         old: dict[str, list[tuple[int, int]]] = {"passage": [], "sentence": []}
-        for i, h in enumerate(hashes):
+        for i in np.flatnonzero(source < 0).tolist():
+            h = units.hashes[int(rows[i])]
             if h in fresh:
                 out[i] = fresh[h]
-            elif h in passage_at:
-                old["passage"].append((i, passage_at[h]))
             else:
-                old["sentence"].append((i, sentence_at[h]))
-        for kind, pairs in old.items():
+                where, at = known[h]
+                old[where].append((i, at))
+        for where, pairs in old.items():
             if pairs and previous is not None:
-                at, rows = zip(*pairs, strict=True)
-                out[list(at)] = getattr(previous, f"{kind}s").rows(np.array(rows))
+                at, found = zip(*pairs, strict=True)
+                out[list(at)] = getattr(previous, f"{where}s").rows(np.array(found))
         return out
 
     return vectors
@@ -374,16 +459,14 @@ def _vector_source(
 def _segments(
     base: Index | None,
     kind: str,
-    hashes: list[str],
-    vectors: Callable[[list[str]], np.ndarray],
+    units: Units,
+    vectors: Callable[[np.ndarray], np.ndarray],
     d: int,
 ) -> Segments:
     """The `kind` vectors of a new version: a new base, or `base`'s base with a delta."""
     if base is None:
-        return segments.fresh(vectors(hashes), d)
-    old = getattr(base, f"{kind}s")
-    available = segments.live(old, getattr(base, f"{kind}_hash"))
-    return segments.over(old, available, hashes, lambda rows: vectors([hashes[r] for r in rows]))
+        return segments.fresh(vectors(np.arange(len(units.hashes))), d)
+    return segments.reuse(getattr(base, f"{kind}s"), units.source, vectors)
 
 
 def _reread(
@@ -401,35 +484,38 @@ def _reread(
     return None
 
 
-def _reusable_rows(previous: Index):  # noqa: ANN202
-    """A function: previous paragraph row -> its ((span, hash) of passages, of sentences)."""
-    passages = list(zip(map(tuple, previous.passage_span.tolist()), previous.passage_hash))
-    sentences = list(zip(map(tuple, previous.sentence_span.tolist()), previous.sentence_hash))
-    pf, sf = previous.passage_first.tolist(), previous.sentence_first.tolist()
-    return lambda row: (passages[pf[row] : pf[row + 1]], sentences[sf[row] : sf[row + 1]])
-
-
 def lexical_index(
-    paragraphs: list[Paragraph],
-    sentence_rows: list,
+    paragraphs: Paragraphs,
+    sentences: Units,
     previous: Index | None,
-    origin: list[int | None] | None = None,
-) -> Lexical:
+    source: np.ndarray,
+    over_base: bool = False,
+) -> Lexical | LexicalSegments:
     """The lexical side of a version (cheap: no model involved). Only new text is tokenized: a
-    paragraph with the text of previous row origin[row] takes over its term ids and its
-    sentences' (its units are the previous ones)."""
-    origin = origin or [None] * len(paragraphs)
-    spans: list[list[tuple[int, int]]] = [[] for _ in paragraphs]
-    for row, span, _ in sentence_rows:
-        spans[row].append(span)
-    first = previous.sentence_first.tolist() if previous is not None else []
+    paragraph that took over the units of previous row source[r] takes over its term ids and
+    its sentences'. `over_base`: keep the previous version's lexical base and put the rest into
+    a delta (qa/lexical_segments.py), else number and score everything afresh."""
+    texts: list[lexical_segments.NewText] = source.tolist()
+    first = np.searchsorted(sentences.paragraph, np.arange(len(paragraphs) + 1)).tolist()
+    for row in np.flatnonzero(source < 0).tolist():
+        text = paragraphs.texts[row]
+        spans = sentences.span[first[row] : first[row + 1]].tolist()
+        texts[row] = (terms(text), [terms(text[a:b]) for a, b in spans])
+    if previous is not None and over_base:
+        return lexical_segments.over(
+            previous.lexical, previous.sentence_first, texts, previous.lexical_file
+        )
+    before = previous.lexical if previous is not None else None
+    if isinstance(before, LexicalSegments):
+        before = before.folded()  # (its rows are the previous version's)
+    old_first = previous.sentence_first.tolist() if previous is not None else []
     paragraph_terms: list[Text] = []
     sentence_terms: list[Text] = []
-    for p, sentences, old in zip(paragraphs, spans, origin):
-        if old is not None and first[old + 1] - first[old] == len(sentences):
-            paragraph_terms.append(old)
-            sentence_terms.extend(range(first[old], first[old + 1]))
+    for text in texts:
+        if isinstance(text, int):
+            paragraph_terms.append(text)
+            sentence_terms.extend(range(old_first[text], old_first[text + 1]))
         else:
-            paragraph_terms.append(terms(p.text))
-            sentence_terms.extend(terms(p.text[s:e]) for s, e in sentences)
-    return Lexical.build(paragraph_terms, sentence_terms, previous.lexical if previous else None)
+            paragraph_terms.append(text[0])
+            sentence_terms.extend(text[1])
+    return Lexical.build(paragraph_terms, sentence_terms, before)

@@ -131,6 +131,11 @@ class BM25:
         """How many texts contain term `tid`."""
         return int(self._indptr[tid + 1] - self._indptr[tid])
 
+    def column(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        """The texts that contain term `tid`, and the score the term gives each."""
+        a, b = self._indptr[tid], self._indptr[tid + 1]
+        return self._bm25.scores["indices"][a:b], self._bm25.scores["data"][a:b]
+
 
 class Lexical:
     """The lexical side of a version: vocabulary, the term ids of every paragraph and sentence,
@@ -160,46 +165,7 @@ class Lexical:
     ) -> Lexical:
         """From every paragraph and sentence: its terms (text tokenized now), or its row in
         `previous` (text tokenized before, whose term ids are taken over as they are)."""
-        known = list(previous.vocabulary) if previous else []
-        number = {t: i for i, t in enumerate(known)}
-
-        def assemble(texts: list[Text], old: TermIds | None) -> TermIds:
-            base = len(old.ids) if old else 0  # new ids go after the old ones
-            old_bounds = old.indptr.tolist() if old else []
-            fresh: list[int] = []
-            starts, lengths = [], []
-            for text in texts:
-                if isinstance(text, int):
-                    starts.append(old_bounds[text])
-                    lengths.append(old_bounds[text + 1] - old_bounds[text])
-                    continue
-                starts.append(base + len(fresh))
-                lengths.append(len(text))
-                for term in text:
-                    tid = number.get(term)
-                    if tid is None:
-                        tid = number[term] = len(known)
-                        known.append(term)
-                    fresh.append(tid)
-            pool = np.concatenate(
-                [old.ids if old else np.zeros(0, np.int32), np.array(fresh, dtype=np.int32)]
-            )
-            length = np.array(lengths, dtype=np.int64)
-            indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-            np.cumsum(length, out=indptr[1:])
-            return TermIds(indptr, pool[positions(np.array(starts, dtype=np.int64), length)])
-
-        par = assemble(paragraphs, previous.paragraphs if previous else None)
-        sen = assemble(sentences, previous.sentences if previous else None)
-        # Number afresh the terms still in use: those of removed documents drop out.
-        counts = np.bincount(par.ids, minlength=len(known)) + np.bincount(
-            sen.ids, minlength=len(known)
-        )
-        used = np.flatnonzero(counts)  # (sorted, like np.unique, without sorting 300k ids)
-        renumber = np.zeros(len(known), dtype=np.int32)
-        renumber[used] = np.arange(len(used), dtype=np.int32)
-        par, sen = TermIds(par.indptr, renumber[par.ids]), TermIds(sen.indptr, renumber[sen.ids])
-        words = [known[i] for i in used.tolist()]
+        words, par, sen = number(paragraphs, sentences, previous)
         keys, pairs = _bigrams(par, len(words))
         bm25 = BM25.build(par.lists(), len(words))
         return cls(words, par, sen, bm25, keys, BM25.build(pairs.lists(), len(keys)))
@@ -214,12 +180,20 @@ class Lexical:
 
     def bigram_scores(self, words: list[str]) -> np.ndarray:
         """BM25 score of every paragraph for the query's adjacent term pairs."""
+        return self.bigram_bm25.scores([i for i in self.bigram_ids(words) if i is not None])
+
+    def bigram_ids(self, words: list[str]) -> list[int | None]:
+        """The id of each adjacent pair of `words` (None: a pair no paragraph has)."""
         n, ids = len(self.vocabulary), self._ids
-        keys = [ids[a] * n + ids[b] for a, b in zip(words, words[1:]) if a in ids and b in ids]
-        at = np.searchsorted(self.bigram_keys, np.asarray(keys, dtype=np.int64))
-        found = at < len(self.bigram_keys)
-        found[found] = self.bigram_keys[at[found]] == np.asarray(keys, dtype=np.int64)[found]
-        return self.bigram_bm25.scores(at[found].tolist())
+        keys = [
+            ids[a] * n + ids[b] if a in ids and b in ids else -1 for a, b in zip(words, words[1:])
+        ]
+        at = np.searchsorted(self.bigram_keys, np.asarray(keys, dtype=np.int64)).tolist()
+        found = len(self.bigram_keys)
+        return [
+            i if k >= 0 and i < found and self.bigram_keys[i] == k else None
+            for k, i in zip(keys, at)
+        ]
 
     def idf(self, word: str) -> float:
         """Inverse document frequency of a term among paragraphs (0 for unknown terms)."""
@@ -263,7 +237,9 @@ class Lexical:
         path.write_bytes(buffer.getbuffer())
 
     @classmethod
-    def load(cls, path: Path, paragraphs: int, sentences: int) -> Lexical:
+    def load(cls, path: Path, paragraphs: int | None, sentences: int | None) -> Lexical:
+        """The lexical side saved in `path`, checked to hold so many paragraphs and sentences
+        (None: any number)."""
         try:
             with np.load(path, allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
@@ -272,16 +248,60 @@ class Lexical:
         text = arrays["vocabulary"].tobytes().decode("utf-8")
         par = TermIds(arrays["paragraph_indptr"], arrays["paragraph_ids"])
         sen = TermIds(arrays["sentence_indptr"], arrays["sentence_ids"])
-        if len(par) != paragraphs or len(sen) != sentences:
+        if (paragraphs, sentences) != (len(par), len(sen)) and None not in (paragraphs, sentences):
             raise ValueError(f"lexical index of {len(par)} paragraphs, {len(sen)} sentences")
         return cls(
             text.split("\n") if text else [],
             par,
             sen,
-            BM25.from_arrays(arrays, "bm25", paragraphs),
+            BM25.from_arrays(arrays, "bm25", len(par)),
             arrays["bigram_keys"],
-            BM25.from_arrays(arrays, "bigram", paragraphs),
+            BM25.from_arrays(arrays, "bigram", len(par)),
         )
+
+
+def number(
+    paragraphs: list[Text], sentences: list[Text], previous: Lexical | None = None
+) -> tuple[list[str], TermIds, TermIds]:
+    """One vocabulary for the texts (terms, or rows of `previous`), numbered afresh so that the
+    terms no text uses any more drop out; the term ids of the paragraphs and the sentences."""
+    known = list(previous.vocabulary) if previous else []
+    number = {t: i for i, t in enumerate(known)}
+
+    def assemble(texts: list[Text], old: TermIds | None) -> TermIds:
+        base = len(old.ids) if old else 0  # new ids go after the old ones
+        old_bounds = old.indptr.tolist() if old else []
+        fresh: list[int] = []
+        starts, lengths = [], []
+        for text in texts:
+            if isinstance(text, int):
+                starts.append(old_bounds[text])
+                lengths.append(old_bounds[text + 1] - old_bounds[text])
+                continue
+            starts.append(base + len(fresh))
+            lengths.append(len(text))
+            for term in text:
+                tid = number.get(term)
+                if tid is None:
+                    tid = number[term] = len(known)
+                    known.append(term)
+                fresh.append(tid)
+        pool = np.concatenate(
+            [old.ids if old else np.zeros(0, np.int32), np.array(fresh, dtype=np.int32)]
+        )
+        length = np.array(lengths, dtype=np.int64)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(length, out=indptr[1:])
+        return TermIds(indptr, pool[positions(np.array(starts, dtype=np.int64), length)])
+
+    par = assemble(paragraphs, previous.paragraphs if previous else None)
+    sen = assemble(sentences, previous.sentences if previous else None)
+    counts = np.bincount(par.ids, minlength=len(known)) + np.bincount(sen.ids, minlength=len(known))
+    used = np.flatnonzero(counts)  # (sorted, like np.unique, without sorting 300k ids)
+    renumber = np.zeros(len(known), dtype=np.int32)
+    renumber[used] = np.arange(len(used), dtype=np.int32)
+    par, sen = TermIds(par.indptr, renumber[par.ids]), TermIds(sen.indptr, renumber[sen.ids])
+    return [known[i] for i in used.tolist()], par, sen
 
 
 def positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -104,7 +104,8 @@ def test_an_update_links_the_base_and_answers_like_a_full_build(
     engine = make_engine(DOCS)
     engine.build()
     first = engine.store.current_folder()
-    inodes = {n: (first / n).stat().st_ino for n in ("passages.faiss", "sentences.faiss")}
+    linked = ("passages.faiss", "sentences.faiss", "lexical.npz")  # the bases: vectors, BM25
+    inodes = {n: (first / n).stat().st_ino for n in linked}
     shutil.copytree(engine.settings.index, tmp_path / "twin")
     _update(engine.settings.docs)
     plan = engine.build()
@@ -138,6 +139,22 @@ def test_a_damaged_linked_base_is_refused_with_the_fix(make_engine) -> None:
         engine.store.load("all-MiniLM-L6-v2", 384)
 
 
+@pytest.mark.parametrize(
+    "victim", ["lexical.delta.npz", "lexical.npz", "table/lexical_paragraph_slot.npy"]
+)
+def test_a_damaged_lexical_delta_or_base_is_refused_with_the_fix(make_engine, victim) -> None:
+    engine = make_engine(DOCS)
+    engine.build()
+    (engine.settings.docs / "bread.txt").write_text("Yeast makes bread rise.", "utf-8")
+    engine.build()
+    path = engine.store.current_folder() / victim
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(IndexCorruptError, match=rf"{victim} does not match.*qa index --full"):
+        engine.store.load("all-MiniLM-L6-v2", 384)
+
+
 def test_a_merge_folds_the_delta_into_a_new_base_with_the_same_answers(make_engine) -> None:
     engine = make_engine(DOCS)
     engine.build()
@@ -151,6 +168,7 @@ def test_a_merge_folds_the_delta_into_a_new_base_with_the_same_answers(make_engi
     assert index.manifest["base"] == version
     assert index.passages.delta.ntotal == index.sentences.delta.ntotal == 0
     assert index.passages.tombstones == index.sentences.tombstones == index.pending() == 0
+    assert not (engine.store.current_folder() / "lexical.delta.npz").exists()  # folded too
     assert _answers(engine) == before
 
 

@@ -37,6 +37,39 @@ def test_an_empty_table_round_trips(tmp_path) -> None:
     assert len(table) == 0 and list(table) == [] and table.by_document() == {}
 
 
+def test_rows_assembled_from_a_previous_table_equal_the_table_packed_anew() -> None:
+    previous = Paragraphs.pack(PARAGRAPHS)
+    new = [
+        Paragraph("e.txt", 1, 0, 8, "New text", ((0, 8),), "Intro"),
+        Paragraph("a.txt", 2, 13, 20, "changed", ((0, 7),)),
+    ]
+    # Kept, reordered, one repeated, b/ü.md and d.pptx gone, two new rows between.
+    origin = np.array([4, 0, -1, 3, -1, 0])
+    expected = [PARAGRAPHS[4], PARAGRAPHS[0], new[0], PARAGRAPHS[3], new[1], PARAGRAPHS[0]]
+    table = Paragraphs.assemble(previous, origin, new)
+    assert list(table) == expected
+    packed = Paragraphs.pack(expected)
+    assert list(table.documents) == list(packed.documents) == ["c.xlsx", "a.txt", "e.txt"]
+    assert list(table.sections) == list(packed.sections)
+    assert table.by_document() == packed.by_document()
+    assert list(Paragraphs.assemble(previous, np.array([], int), [])) == []
+
+
+def test_strings_are_joined_taken_and_found_as_bytes() -> None:
+    hashes = [f"{i:024x}" for i in range(0, 3000, 7)]
+    packed = Strings.pack(hashes)
+    assert list(packed.find([hashes[5], "f" * 24, hashes[-1], "short"])) == [
+        5,
+        -1,
+        len(hashes) - 1,
+        -1,
+    ]
+    words = Strings.join([Strings.pack(["ä", "bc"]), Strings.pack([]), Strings.pack(["", "d"])])
+    assert list(words) == ["ä", "bc", "", "d"]
+    assert list(words.take(np.array([3, 0, 0, 2]))) == ["d", "ä", "ä", ""]
+    assert list(Strings.pack(["xy", "z"]).find(["z", "q"])) == [1, -1]  # (not one width)
+
+
 def test_strings_round_trip(tmp_path) -> None:
     strings = ["", "abc", "ü雪", "x" * 1000]
     Strings.pack(strings).save(tmp_path, "s")

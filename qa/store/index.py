@@ -17,8 +17,10 @@ from typing import Any
 import faiss
 import numpy as np
 
+from qa import lexical_segments
 from qa.errors import IndexCorruptError
 from qa.lexical import Lexical
+from qa.lexical_segments import LexicalSegments
 from qa.paragraphs import Paragraph
 from qa.store.format import (
     FIX,
@@ -49,12 +51,16 @@ class Index:
     sentence_paragraph: np.ndarray  # int32, paragraph row of each sentence vector
     sentence_span: np.ndarray  # int32 (n, 2), sentence span within its paragraph text
     sentence_hash: Sequence[str]
-    lexical: Lexical  # paragraph and sentence term ids, BM25 over terms and over bigrams
+    # Paragraph and sentence term ids, BM25 over terms and over bigrams; as a base and a delta
+    # (qa/lexical_segments.py) in a version built over another.
+    lexical: Lexical | LexicalSegments
     by_document: dict[str, list[int]] = field(default_factory=dict)  # id -> paragraph rows
 
     def __post_init__(self) -> None:
         self.titles: dict[str, str] = {
-            d["id"]: d.get("title") or Path(d["id"]).name for d in self.manifest["documents"]
+            # (ids are '/'-separated: the name without a Path each, 1.6 s at 100k documents)
+            d["id"]: d.get("title") or d["id"].rsplit("/", 1)[-1]
+            for d in self.manifest["documents"]
         }
         if isinstance(self.paragraphs, Paragraphs):  # without making 100k Paragraph objects
             self.by_document.update(self.paragraphs.by_document())
@@ -69,6 +75,7 @@ class Index:
             self.passages = Segments(self.passages)
         if isinstance(self.sentences, faiss.Index):
             self.sentences = Segments(self.sentences)
+        self.lexical_file: tuple[Path, str] | None = None  # (set by locate)
         # The stored vectors by row, for rescoring candidates (retriever).
         self.passage_vectors = self.passages
         self.sentence_vectors = self.sentences
@@ -99,7 +106,10 @@ class Index:
             f"{kind}s.faiss": _save_segments(getattr(self, f"{kind}s"), folder, table, kind)
             for kind in ("passage", "sentence")
         }
-        self.lexical.save(folder / "lexical.npz")
+        if isinstance(self.lexical, LexicalSegments):
+            linked["lexical.npz"] = self.lexical.save(folder, table)
+        else:
+            self.lexical.save(folder / "lexical.npz")
         # A linked base file is the base version's, checksummed when it was written.
         self.manifest["checksums"] = checksums(folder, {k: v for k, v in linked.items() if v})
         self.locate(folder)
@@ -136,7 +146,7 @@ class Index:
                     ("hash", Strings.load),
                 )
             }
-            lexical = Lexical.load(folder / "lexical.npz", n, len(parts["sentence_hash"]))
+            lexical = lexical_segments.load(folder, table, n, len(parts["sentence_hash"]))
             passages, sentences = (
                 Segments(
                     base,
@@ -161,6 +171,7 @@ class Index:
         finally:
             pool.shutdown(wait=True)  # never leave a read running behind an error
         index.check()
+        index.locate(folder)
         return index
 
     def check(self) -> None:
@@ -189,11 +200,10 @@ class Index:
             (self.sentences, "sentences.faiss"),
         ):
             segments.source, segments.checksum = folder / name, self.manifest["checksums"][name]
-
-    def hash_rows(self, which: str) -> dict[str, int]:
-        """Text hash -> vector row for 'passages' or 'sentences': what a rebuild may reuse."""
-        hashes = self.passage_hash if which == "passages" else self.sentence_hash
-        return {h: row for row, h in enumerate(hashes)}
+        # lexical.npz is the lexical base, whether or not the version has a delta beside it.
+        self.lexical_file = (folder / "lexical.npz", self.manifest["checksums"]["lexical.npz"])
+        if isinstance(self.lexical, LexicalSegments):
+            self.lexical.source = self.lexical_file
 
     def pending(self) -> int:
         """Paragraphs added, changed or deleted since the base was built: those with vectors in

@@ -1,7 +1,8 @@
 """Merge: fold the delta segment of a version into a new base, published like any version.
 
 Building the new base (an HNSW graph over every vector: minutes at 100k paragraphs) runs without
-the build lock, from the version in use, so builds go on meanwhile (an edited file does not
+the build lock, from the version in use (and so does folding its lexical delta into a new
+lexical base), so builds go on meanwhile (an edited file does not
 wait for the merge). Only then is the lock taken: the version current by now (the same one,
 or a later build's) is published again over the new base, its rows taking the new base's
 vectors by text hash and the few rows added since going into its delta. The switch is the
@@ -18,6 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from qa.errors import IndexBusyError
+from qa.lexical_segments import LexicalSegments
 from qa.store import segments
 from qa.store.index import Index
 from qa.store.local import BuildLock, Store, version_name
@@ -31,6 +33,7 @@ def merge(store: Store, index: Index, model: str) -> Index:
     d = index.passages.d
     kinds = ("passage", "sentence")
     bases = {kind: segments.fresh(getattr(index, f"{kind}s").all(), d) for kind in kinds}
+    lexical = index.lexical.folded() if isinstance(index.lexical, LexicalSegments) else None
     with _lock(store):
         current = index if store.current() == index.version else store.load(model, d)
         created = datetime.now(UTC)
@@ -40,6 +43,8 @@ def merge(store: Store, index: Index, model: str) -> Index:
             available = segments.live(base, getattr(index, f"{kind}_hash"))
             old, hashes = getattr(current, f"{kind}s"), list(getattr(current, f"{kind}_hash"))
             parts[f"{kind}s"] = segments.over(base, available, hashes, old.rows)
+        if current is index and lexical is not None:  # (a later build's keeps its own delta)
+            parts["lexical"] = lexical
         merged = replace(
             current,
             manifest={

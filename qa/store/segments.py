@@ -162,3 +162,24 @@ def delta_index(vectors: np.ndarray, base: faiss.Index) -> faiss.Index:
     )
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))  # (float16 needs no training)
     return index
+
+
+def reuse(
+    old: Segments, source: np.ndarray, vectors: Callable[[np.ndarray], np.ndarray]
+) -> Segments:
+    """The segments of a version over `old`'s base, row r holding the vector of `old`'s row
+    source[r] (-1: a new text): a row keeps that row's base vector (each base vector once: the
+    first row naming it), the others go into a new delta with `vectors(rows)`. Base vectors no
+    row keeps are tombstones. O(rows) in numpy, where `over` matches every row's text hash."""
+    nb = old.base.ntotal
+    source = np.asarray(source, dtype=np.int64)
+    slot = np.full(len(source), -1, dtype=np.int64)
+    has = np.flatnonzero(source >= 0)
+    previous = old.slot[source[has]]
+    in_base = previous < nb
+    kept, first = np.unique(previous[in_base], return_index=True)
+    slot[has[in_base][first]] = kept
+    missing = np.flatnonzero(slot < 0)
+    slot[missing] = nb + np.arange(len(missing))
+    added = np.asarray(vectors(missing), np.float32).reshape(-1, old.d)
+    return Segments(old.base, delta_index(added, old.base), slot, old.source, old.checksum)
