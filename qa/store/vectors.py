@@ -82,10 +82,13 @@ class StoredVectors:
 
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
-        self._codes: np.ndarray | None = None  # one raw float16 code per row
+        self.codes: np.ndarray | None = None  # one raw float16 code per row
         self._decoder: faiss.Index | None = None
-        hnsw = isinstance(index, faiss.IndexHNSW)
-        storage = faiss.downcast_index(index.storage) if hnsw else index
+        storage = index
+        if isinstance(index, faiss.IndexHNSW):
+            storage = faiss.downcast_index(index.storage)
+        elif isinstance(index, faiss.IndexRefine):  # a large delta: its float16 rescoring store
+            storage = faiss.downcast_index(index.refine_index)
         if (
             isinstance(storage, faiss.IndexScalarQuantizer)
             and storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16
@@ -94,14 +97,19 @@ class StoredVectors:
             size = index.ntotal * storage.code_size
             address = faiss.rev_swig_ptr(storage.codes.data(), size).__array_interface__["data"][0]
             memory = np.asarray(_Memory(index, address, size))
-            self._codes = memory.view(f"V{storage.code_size}")
+            self.codes = memory.view(f"V{storage.code_size}")
             self._decoder = storage
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The vectors of rows `ids`, shape (len(ids), d), float32."""
-        if self._codes is None or self._decoder is None:
+        if self.codes is None:
             return self.index.reconstruct_batch(ids)
-        return self._decoder.sa_decode(self._codes[ids].view(np.uint8).reshape(len(ids), -1))
+        return self.decode(self.codes[ids])
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Raw float16 codes (as in `codes`, of this or another index) as float32 rows."""
+        assert self._decoder is not None
+        return self._decoder.sa_decode(codes.view(np.uint8).reshape(len(codes), -1))
 
 
 def write_vectors(index: faiss.Index, path: Path) -> None:
