@@ -15,8 +15,10 @@ updates      the synthetic 100k index of bench/search_load.py (592k vectors), it
              document, deleting one, each timed as Engine.build (what `--watch` and an upload
              run; the server swaps to it in memory) against embedding the same texts alone.
 throughput   the 100k index with 5,000 paragraphs moved to the delta (their base vectors
-             tombstones) against the merged index: searches per second in-process, 2 threads,
-             interleaved rounds, same questions; retrieval alone and the whole Engine.search.
+             tombstones) against the merged index: CPU per question (one thread, interleaved
+             question by question) and searches per second in-process (2 threads, interleaved
+             rounds), same questions; retrieval alone and the whole Engine.search; the same
+             with an exhaustive delta, and whether both give the same top 5 and top 200.
 merge        a real `qa serve` on the delta version, 8 clients asking for the whole merge
              (bounded), the merge run by this process: failed requests, and whether the server
              switched to the merged version.
@@ -35,6 +37,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -219,7 +222,7 @@ def with_delta(index: Index, paragraphs: int, exhaustive: bool = False) -> Index
     return replace(index, manifest={**index.manifest, "version": version}, by_document={}, **parts)
 
 
-def cpu_per_query(variants: dict[str, object], queries: list, rounds: int) -> dict[str, list]:
+def cpu_per_query(variants: dict[str, Callable], queries: list, rounds: int) -> dict[str, list]:
     """Per variant, CPU ms per question of each round, the variants interleaved question by
     question (alternating their order): the machine's load swings hit all of them alike."""
     out: dict[str, list] = {name: [] for name in variants}
@@ -228,7 +231,7 @@ def cpu_per_query(variants: dict[str, object], queries: list, rounds: int) -> di
         for i, q in enumerate(queries):
             for name in list(variants)[:: 1 if i % 2 else -1]:
                 t = time.process_time()
-                variants[name](q)  # type: ignore[operator]
+                variants[name](q)
                 spent[name] += time.process_time() - t
         for name in variants:
             out[name].append(spent[name] / len(queries) * 1e3)
