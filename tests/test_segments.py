@@ -21,7 +21,7 @@ from qa.engine import Engine
 from qa.errors import IndexCorruptError
 from qa.rebuilder import Rebuilder
 from qa.settings import Settings
-from qa.store import Store, segments
+from qa.store import Store, segments, vectors
 from qa.store.merge import merge
 from qa.store.vectors import flat_index, hnsw_index, read_vectors, write_vectors
 from tests.conftest import serving
@@ -179,6 +179,28 @@ def test_an_update_links_the_base_and_answers_like_a_full_build(
     hits = engine.search("How many strings does a harp have?", k=1)
     assert "forty-seven" in hits[0].text
     assert all("lava" not in p.text for p in engine.search("What is lava?", k=5))
+
+
+def test_a_delta_past_delta_scan_is_saved_loaded_and_answers_like_a_full_build(
+    make_engine, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "ANN_THRESHOLD", 4)  # bases are graphs, as at scale
+    monkeypatch.setattr(segments, "DELTA_SCAN", 16)
+    engine = make_engine(DOCS)
+    engine.build()
+    shutil.copytree(engine.settings.index, tmp_path / "twin")
+    colours = ["red", "blue", "green", "white", "black", "yellow", "grey", "orange", "pink", "gold"]
+    text = "\n\n".join(
+        " ".join(f"Lighthouse {10 * part + i} is painted {c}." for i, c in enumerate(colours))
+        for part in range(2)
+    )
+    (engine.settings.docs / "lighthouses.txt").write_text(text, "utf-8")
+    engine.build()
+    index = engine.store.load("all-MiniLM-L6-v2", 384)  # written, checksummed, read back
+    assert isinstance(index.sentences.delta, faiss.IndexRefine)  # 20 sentences: past 16
+    assert index.sentences.delta.ntotal == 20
+    assert _answers(engine) == _answers(_full(tmp_path / "twin", engine.settings.docs, embedder))
+    assert engine.search("Which lighthouse is painted white?")[0].document == "lighthouses.txt"
 
 
 def test_a_damaged_linked_base_is_refused_with_the_fix(make_engine) -> None:
