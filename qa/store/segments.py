@@ -22,7 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.store.vectors import StoredVectors, flat_index, vector_index
+from qa.store.vectors import StoredVectors, flat_index, one_faiss_thread, vector_index
 
 
 class Segments:
@@ -174,13 +174,14 @@ def over(
 # With the delta asked for DELTA_FIRST rows first (Segments.search), a 5,000-paragraph delta at
 # 100k paragraphs (5,415 + 23,981 vectors) costs a retrieval 8 % more CPU instead of 20 %, and
 # the top 5 of 200 SQuAD questions are the exhaustive delta's (bench/README.md, "Throughput with
-# a delta"). The codes are trained on DELTA_TRAIN of the delta's own vectors (k-means,
-# deterministic): with their encoding ~0.8 s CPU for both kinds of that delta (float16 alone:
-# ~0.15 s), paid by each version whose delta is past DELTA_SCAN.
+# a delta"). The codes are trained on DELTA_TRAIN of the delta's own vectors (k-means on one
+# thread, deterministic): with their encoding ~0.85 CPU-s for both kinds of that delta (float16
+# alone: 0.03 s), paid by each version whose delta is past DELTA_SCAN.
 DELTA_SCAN = 4_096
 DELTA_FIRST = 20
 DELTA_REFINE = 3
 DELTA_TRAIN = 1_024
+DELTA_TRAIN_ITERATIONS = 10  # k-means (FAISS's default 25: the same recall, 2x the time)
 DELTA_CODE_DIMENSIONS = 2  # dimensions per 4-bit code
 
 
@@ -199,7 +200,9 @@ def delta_index(vectors: np.ndarray, base: faiss.Index) -> faiss.Index:
         return exact
     per = DELTA_CODE_DIMENSIONS if base.d % DELTA_CODE_DIMENSIONS == 0 else 1
     scan = faiss.IndexPQFastScan(base.d, base.d // per, 4, faiss.METRIC_INNER_PRODUCT)
-    scan.train(vectors[:: max(1, len(vectors) // DELTA_TRAIN)][:DELTA_TRAIN])  # spread out
+    scan.pq.cp.niter = DELTA_TRAIN_ITERATIONS
+    with one_faiss_thread():
+        scan.train(vectors[:: max(1, len(vectors) // DELTA_TRAIN)][:DELTA_TRAIN])  # spread out
     scan.add(vectors)
     index = faiss.IndexRefine(scan, exact)
     index.k_factor = DELTA_REFINE
