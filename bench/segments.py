@@ -15,8 +15,10 @@ updates      the synthetic 100k index of bench/search_load.py (592k vectors), it
              document, deleting one, each timed as Engine.build (what `--watch` and an upload
              run; the server swaps to it in memory) against embedding the same texts alone.
 throughput   the 100k index with 5,000 paragraphs moved to the delta (their base vectors
-             tombstones) against the merged index: searches per second in-process, 2 threads,
-             interleaved rounds, same questions; retrieval alone and the whole Engine.search.
+             tombstones) against the merged index: CPU per question (one thread, interleaved
+             question by question) and searches per second in-process (2 threads, interleaved
+             rounds), same questions; retrieval alone and the whole Engine.search; the same
+             with an exhaustive delta, and whether both give the same top 5 and top 200.
 merge        a real `qa serve` on the delta version, 8 clients asking for the whole merge
              (bounded), the merge run by this process: failed requests, and whether the server
              switched to the merged version.
@@ -35,6 +37,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,9 +54,9 @@ from qa.evaluation import load_squad  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.store import Index, Store  # noqa: E402
+from qa.store import segments as store_segments  # noqa: E402
 from qa.store import vectors as store_vectors  # noqa: E402
 from qa.store.segments import Segments  # noqa: E402
-from qa.store.vectors import flat_index  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 SCRATCH = OUT / "segments"
@@ -201,20 +204,44 @@ def updates() -> None:
     print(f"pending: {live.index.pending()} paragraphs", flush=True)
 
 
-def with_delta(index: Index, paragraphs: int) -> Index:
-    """`index` with its last `paragraphs` paragraphs' vectors moved to a delta segment."""
+def with_delta(index: Index, paragraphs: int, exhaustive: bool = False) -> Index:
+    """`index` with its last `paragraphs` paragraphs' vectors moved to a delta segment, built as
+    an update builds it (`exhaustive`: one float16 scan whatever its size, as before fast scan)."""
     parts = {}
     first = {"passage": index.passage_first, "sentence": index.sentence_first}
-    for kind in ("passage", "sentence"):
-        segments: Segments = getattr(index, f"{kind}s")
-        start = int(first[kind][len(index.paragraphs) - paragraphs])
-        moved = np.arange(start, segments.ntotal)
-        slot = segments.slot.copy()
-        slot[moved] = segments.base.ntotal + np.arange(len(moved))
-        delta = flat_index(segments.rows(moved), segments.d)
-        parts[f"{kind}s"] = Segments(segments.base, delta, slot, segments.source, segments.checksum)
+    scan = store_segments.DELTA_SCAN
+    store_segments.DELTA_SCAN = 1 << 62 if exhaustive else scan
+    try:
+        for kind in ("passage", "sentence"):
+            segments: Segments = getattr(index, f"{kind}s")
+            start = int(first[kind][len(index.paragraphs) - paragraphs])
+            moved = np.arange(start, segments.ntotal)
+            slot = segments.slot.copy()
+            slot[moved] = segments.base.ntotal + np.arange(len(moved))
+            delta = store_segments.delta_index(segments.rows(moved), segments.base)
+            parts[f"{kind}s"] = Segments(
+                segments.base, delta, slot, segments.source, segments.checksum
+            )
+    finally:
+        store_segments.DELTA_SCAN = scan
     version = index.version + "-d"
     return replace(index, manifest={**index.manifest, "version": version}, by_document={}, **parts)
+
+
+def cpu_per_query(variants: dict[str, Callable], queries: list, rounds: int) -> dict[str, list]:
+    """Per variant, CPU ms per question of each round, the variants interleaved question by
+    question (alternating their order): the machine's load swings hit all of them alike."""
+    out: dict[str, list] = {name: [] for name in variants}
+    for _ in range(rounds):
+        spent = dict.fromkeys(variants, 0.0)
+        for i, q in enumerate(queries):
+            for name in list(variants)[:: 1 if i % 2 else -1]:
+                t = time.process_time()
+                variants[name](q)
+                spent[name] += time.process_time() - t
+        for name in variants:
+            out[name].append(spent[name] / len(queries) * 1e3)
+    return out
 
 
 def throughput(rounds: int = 4, per_round: int = 100, moved: int = 5000) -> None:
@@ -226,13 +253,16 @@ def throughput(rounds: int = 4, per_round: int = 100, moved: int = 5000) -> None
         f"{merged.passages.tombstones + merged.sentences.tombstones} tombstones",
         flush=True,
     )
+    t = time.process_time()
     delta = with_delta(merged, moved)
     print(
         f"delta: {delta.passages.delta.ntotal:,} passages + {delta.sentences.delta.ntotal:,} "
-        f"sentences of {moved:,} paragraphs; tombstones {delta.passages.tombstones:,} + "
+        f"sentences of {moved:,} paragraphs ({type(delta.sentences.delta).__name__}, built in "
+        f"{time.process_time() - t:.1f} CPU-s); tombstones {delta.passages.tombstones:,} + "
         f"{delta.sentences.tombstones:,}",
         flush=True,
     )
+    exhaustive = with_delta(merged, moved, exhaustive=True)
     _, questions = load_squad(SQUAD)
     asked = [q.text for q in questions][1::7][: per_round * 2]
     queries = [make_query(q, live.embedder.encode_query(q)) for q in asked]
@@ -253,26 +283,68 @@ def throughput(rounds: int = 4, per_round: int = 100, moved: int = 5000) -> None
             th.join()
         return done[0] / (time.perf_counter() - t)
 
+    def searcher(index: Index):
+        def search(q) -> None:
+            live._index = index
+            live.search(q.text, k=5)
+
+        return search
+
+    indexes = {"merged": merged, "delta": delta, "exhaustive delta": exhaustive}
     for label, make_work in (
         ("retrieval (rank)", lambda index: lambda q: rank(index, q, 5)),
-        ("Engine.search", None),
+        ("Engine.search", searcher),
     ):
+        cpu = cpu_per_query({n: make_work(i) for n, i in indexes.items()}, queries, rounds)
+        m = np.median(cpu["merged"])
+        print(
+            f"{label}, CPU per question (one thread, interleaved; medians of {rounds} rounds): "
+            + ", ".join(
+                f"{n} {np.median(c):.2f} ms (x{m / np.median(c):.3f})" for n, c in cpu.items()
+            )
+            + "; rounds: "
+            + " / ".join(f"{a / b:.3f}" for a, b in zip(cpu["merged"], cpu["delta"], strict=True)),
+            flush=True,
+        )
         results: dict[str, list[float]] = {"merged": [], "delta": []}
         for _ in range(rounds):
-            for name, index in (("merged", merged), ("delta", delta)):
-                if make_work is not None:
-                    results[name].append(qps(make_work(index)))
-                else:
-                    live._index = index
-                    results[name].append(qps(lambda q: live.search(q.text, k=5)))
+            for name in results:
+                results[name].append(qps(make_work(indexes[name])))
         m, d = np.median(results["merged"]), np.median(results["delta"])
         print(
             f"{label}: merged {m:.1f}/s, delta of {moved:,} paragraphs {d:.1f}/s: "
             f"ratio {d / m:.3f} "
-            f"(target >= 0.90; medians of {rounds} interleaved rounds)",
+            f"(target >= 0.90; 2 threads, medians of {rounds} interleaved rounds)",
             flush=True,
         )
     live._index = merged
+    top = {n: top5(i, queries) for n, i in indexes.items()}
+    print(
+        f"top 5 identical, delta / exhaustive: {same(top['delta'], top['exhaustive delta']):.2%}"
+        f", delta / merged: {same(top['delta'], top['merged']):.2%}"
+        f", exhaustive / merged: {same(top['exhaustive delta'], top['merged']):.2%}"
+        f" ({len(queries)} questions)",
+        flush=True,
+    )
+    for kind in ("passages", "sentences"):
+        fast, full = getattr(delta, kind), getattr(exhaustive, kind)
+        found = [fast.search(q.vector[None, :], 200)[1][0] for q in queries]
+        truth = [full.search(q.vector[None, :], 200)[1][0] for q in queries]
+        again = sum(_asked_twice(fast, q.vector[None, :], 200) for q in queries)
+        print(
+            f"{kind}: top 200 the exhaustive delta's for "
+            f"{np.mean([set(a) == set(b) for a, b in zip(found, truth, strict=True)]):.2%} "
+            f"of the questions; the delta asked for its 200 best (not only its "
+            f"{store_segments.DELTA_FIRST}) for {again / len(queries):.1%}",
+            flush=True,
+        )
+
+
+def _asked_twice(segments: Segments, query: np.ndarray, k: int) -> bool:
+    """Did Segments.search ask the delta twice (its first rows reaching the base's k-th)?"""
+    base = segments.base.search(query, k, params=segments._params)[0][0]
+    first = segments.delta.search(query, store_segments.DELTA_FIRST)[0][0]
+    return bool(first[-1] >= base[-1])
 
 
 def merge_under_load(seconds_cap: float = 1800.0) -> None:

@@ -14,16 +14,14 @@ even-numbered SQuAD articles and checked on odd-numbered ones (bench/tune.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
-import faiss
 import numpy as np
 
 from qa.lexical import positions, terms
 from qa.store import Index
 from qa.store.segments import Segments
+from qa.store.vectors import one_faiss_thread
 
 CANDIDATES = 100  # per source; the union is rescored exactly
 
@@ -44,16 +42,6 @@ def _single_threaded_blas() -> None:
 
 
 _single_threaded_blas()
-
-
-@contextmanager
-def _one_faiss_thread() -> Iterator[None]:
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # OpenMP keeps this per thread
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -204,7 +192,7 @@ def rank(
     """The `k` best paragraphs for `query`, best first."""
     if not index.paragraphs:
         return []
-    with _one_faiss_thread():
+    with one_faiss_thread():
         rows = candidates(index, query, index.lexical.scores(query.terms), document)
         if len(rows) == 0:
             return []

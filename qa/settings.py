@@ -65,7 +65,7 @@ class Settings:
         default=5000,
         metadata={
             "help": "paragraphs added, changed or deleted since the last full build kept in the "
-            "index's exact delta segment; past that a background merge builds a new base "
+            "index's delta segment; past that a background merge builds a new base "
             "(0: every build builds a new base)",
             "range": (0, 10_000_000),
         },

@@ -21,9 +21,9 @@ from qa.engine import Engine
 from qa.errors import IndexCorruptError
 from qa.rebuilder import Rebuilder
 from qa.settings import Settings
-from qa.store import Store, segments
+from qa.store import Store, segments, vectors
 from qa.store.merge import merge
-from qa.store.vectors import flat_index, hnsw_index
+from qa.store.vectors import flat_index, hnsw_index, read_vectors, write_vectors
 from tests.conftest import serving
 
 DOCS = {
@@ -69,6 +69,62 @@ def test_search_leaves_tombstones_out_and_merges_the_delta_by_score(make) -> Non
         expected = np.argsort(-(grown.all() @ query))[:5]
         assert set(rows[0]) == set(expected)  # exact here (small), masked, merged
         assert np.all(np.diff(scores[0]) <= 1e-6)
+
+
+def _clustered(rng: np.random.Generator, n: int, d: int, centers: np.ndarray) -> np.ndarray:
+    """Unit vectors near `centers` (as text embeddings are: topics, and texts near each other)."""
+    v = centers[rng.integers(len(centers), size=n)] + 0.6 * rng.standard_normal((n, d)) / d**0.5
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_large_delta_is_searched_like_an_exhaustive_one(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    d = 384
+    centers = rng.standard_normal((60, d))
+    old, new = (
+        _clustered(rng, 300, d, centers),
+        _clustered(rng, segments.DELTA_SCAN + 500, d, centers),
+    )
+    base = segments.Segments(hnsw_index(old, d))
+    hashes = [f"h{i}" for i in range(300)]
+    grown = segments.over(
+        base,
+        segments.live(base, hashes),
+        [*hashes[100:], *map(str, range(len(new)))],
+        lambda r: new,
+    )
+    # Past DELTA_SCAN vectors: fast-scan candidates rescored from float16 values (a merge's).
+    assert isinstance(grown.delta, faiss.IndexRefine)
+    stored = grown.all()
+    assert np.allclose(stored, np.concatenate([old[100:], new]), atol=1e-4)  # (float16)
+    write_vectors(grown.delta, tmp_path / "delta.faiss")
+    read = segments.Segments(base.base, read_vectors(tmp_path / "delta.faiss"), grown.slot)
+    queries = _clustered(rng, 40, d, centers)
+    for query in queries:
+        exact = np.argsort(-(stored @ query), kind="stable")
+        for found in (grown, read):
+            scores, rows = found.search(query[None, :], 200)
+            assert set(rows[0][:20]) == set(exact[:20])
+            assert len(set(rows[0]) & set(exact[:200])) >= 198
+            assert np.allclose(scores[0], stored[rows[0]] @ query, atol=1e-5)
+
+
+def test_the_delta_is_asked_for_more_when_its_first_rows_reach_the_top(monkeypatch) -> None:
+    monkeypatch.setattr(segments, "DELTA_FIRST", 2)
+    rng = np.random.default_rng(2)
+    d = 16
+    centers = rng.standard_normal((4, d))
+    old, new = _clustered(rng, 40, d, centers), _clustered(rng, 30, d, centers[:2])
+    base = segments.Segments(flat_index(old, d))
+    hashes = [f"h{i}" for i in range(40)]
+    grown = segments.over(
+        base, segments.live(base, hashes), [*hashes[5:], *map(str, range(30))], lambda r: new
+    )
+    vectors = grown.all()
+    # Near centers 0 and 1 most of the 10 best rows are in the delta; near 2 and 3, none.
+    for query in _clustered(rng, 20, d, centers):
+        _, rows = grown.search(query[None, :], 10)
+        assert list(rows[0]) == list(np.argsort(-(vectors @ query), kind="stable")[:10])
 
 
 def _full(index: Path, docs: Path, embedder) -> Engine:
@@ -124,6 +180,28 @@ def test_an_update_links_the_base_and_answers_like_a_full_build(
     hits = engine.search("How many strings does a harp have?", k=1)
     assert "forty-seven" in hits[0].text
     assert all("lava" not in p.text for p in engine.search("What is lava?", k=5))
+
+
+def test_a_delta_past_delta_scan_is_saved_loaded_and_answers_like_a_full_build(
+    make_engine, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vectors, "ANN_THRESHOLD", 4)  # bases are graphs, as at scale
+    monkeypatch.setattr(segments, "DELTA_SCAN", 16)
+    engine = make_engine(DOCS)
+    engine.build()
+    shutil.copytree(engine.settings.index, tmp_path / "twin")
+    colours = ["red", "blue", "green", "white", "black", "yellow", "grey", "orange", "pink", "gold"]
+    text = "\n\n".join(
+        " ".join(f"Lighthouse {10 * part + i} is painted {c}." for i, c in enumerate(colours))
+        for part in range(2)
+    )
+    (engine.settings.docs / "lighthouses.txt").write_text(text, "utf-8")
+    engine.build()
+    index = engine.store.load("all-MiniLM-L6-v2", 384)  # written, checksummed, read back
+    assert isinstance(index.sentences.delta, faiss.IndexRefine)  # 20 sentences: past 16
+    assert index.sentences.delta.ntotal == 20
+    assert _answers(engine) == _answers(_full(tmp_path / "twin", engine.settings.docs, embedder))
+    assert engine.search("Which lighthouse is painted white?")[0].document == "lighthouses.txt"
 
 
 def test_a_damaged_linked_base_is_refused_with_the_fix(make_engine) -> None:

@@ -4,7 +4,7 @@
     vectors.py  FAISS vector indexes (exact or HNSW) and reading their stored rows
     index.py    Index: one loaded version (paragraph table, vectors, BM25) and its files
     local.py    Store: the index folder, its `current` version, atomic publishing; BuildLock
-    segments.py Segments: a kind's vectors as a sealed base, a small exact delta, tombstones
+    segments.py Segments: a kind's vectors as a sealed base, a small delta, tombstones
     merge.py    merge(): fold the delta into a new base, published like any version
 
 A version is written complete beside the one in use and made current in one atomic step.

@@ -22,6 +22,7 @@ from qa.errors import IndexCorruptError
 # 6: segments: each kind of vectors is a base index (hard-linked from the version that built it)
 # plus an exhaustive delta (<kind>s.delta.faiss) and the slot of every row (table/<kind>_slot.npy).
 # 7: paragraphs carry the unit of their page (slide, notes, row: a 7th table column).
+# (Within 7, a large delta may be a FAISS IndexRefine, fast scan + float16: same file, same reader.)
 FORMAT_VERSION = 7
 FIX = "run `qa index --full` to rebuild it"
 MANIFEST = "manifest.json"

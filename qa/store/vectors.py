@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -26,6 +28,19 @@ ANN_THRESHOLD = 20_000
 HNSW_M = 32  # graph neighbours per vector (64 on the bottom layer): ~256 bytes per vector
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 400  # candidate list while searching (FAISS uses max(efSearch, k); k is 200)
+
+
+@contextmanager
+def one_faiss_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread in this thread meanwhile (OpenMP keeps the setting per thread):
+    on a busy machine its threads only wait for each other (the retriever's searches; training
+    a delta's codes took 1.3-3.3 s on 2 threads, 0.2-0.5 s on one)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def flat_index(vectors: np.ndarray, dimension: int) -> faiss.Index:
@@ -82,10 +97,13 @@ class StoredVectors:
 
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
-        self._codes: np.ndarray | None = None  # one raw float16 code per row
+        self.codes: np.ndarray | None = None  # one raw float16 code per row
         self._decoder: faiss.Index | None = None
-        hnsw = isinstance(index, faiss.IndexHNSW)
-        storage = faiss.downcast_index(index.storage) if hnsw else index
+        storage = index
+        if isinstance(index, faiss.IndexHNSW):
+            storage = faiss.downcast_index(index.storage)
+        elif isinstance(index, faiss.IndexRefine):  # a large delta: its float16 rescoring store
+            storage = faiss.downcast_index(index.refine_index)
         if (
             isinstance(storage, faiss.IndexScalarQuantizer)
             and storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16
@@ -94,14 +112,19 @@ class StoredVectors:
             size = index.ntotal * storage.code_size
             address = faiss.rev_swig_ptr(storage.codes.data(), size).__array_interface__["data"][0]
             memory = np.asarray(_Memory(index, address, size))
-            self._codes = memory.view(f"V{storage.code_size}")
+            self.codes = memory.view(f"V{storage.code_size}")
             self._decoder = storage
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The vectors of rows `ids`, shape (len(ids), d), float32."""
-        if self._codes is None or self._decoder is None:
+        if self.codes is None:
             return self.index.reconstruct_batch(ids)
-        return self._decoder.sa_decode(self._codes[ids].view(np.uint8).reshape(len(ids), -1))
+        return self.decode(self.codes[ids])
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Raw float16 codes (as in `codes`, of this or another index) as float32 rows."""
+        assert self._decoder is not None
+        return self._decoder.sa_decode(codes.view(np.uint8).reshape(len(codes), -1))
 
 
 def write_vectors(index: faiss.Index, path: Path) -> None:
