@@ -128,6 +128,19 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def group_pids(pgid: int) -> set[int]:
+    """The processes of a process group (the launcher and the server binary)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.add(int(entry.name))
+            except ProcessLookupError:
+                pass
+    return pids
+
+
 def stop(process: subprocess.Popen, grace: float = 2.0) -> None:
     """SIGTERM to the whole group, SIGKILL after `grace` seconds; returns once none is left.
     (A server with loaded collections takes over 10 s to stop cleanly; its data is thrown away.)"""

@@ -14,7 +14,7 @@ import pytest
 from pymilvus import DataType, MilvusClient
 
 import tests.milvus_server
-from tests.milvus_server import group_alive, milvus_server
+from tests.milvus_server import group_alive, group_pids, milvus_server
 
 DIMENSION = 384
 DEFAULT_PORTS = {2379, 2380, 9091, 19530}  # etcd client and peer, metrics, gRPC
@@ -23,19 +23,6 @@ DEFAULT_PORTS = {2379, 2380, 9091, 19530}  # etcd client and peer, metrics, gRPC
 def client(uri: str) -> MilvusClient:
     """A pymilvus client of the server at a store URI (`milvus://HOST:PORT`)."""
     return MilvusClient(uri.replace("milvus://", "http://", 1))
-
-
-def group_pids(pgid: int) -> set[int]:
-    """The processes of a process group (the launcher and the server binary)."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pgid:
-                    pids.add(int(entry.name))
-            except ProcessLookupError:
-                pass
-    return pids
 
 
 def listening_ports(pids: set[int]) -> set[int]:
