@@ -239,6 +239,6 @@ def milvus_server(folder: Path, timeout: float = START_TIMEOUT) -> Iterator[Milv
 if __name__ == "__main__":  # a server by hand: python tests/milvus_server.py FOLDER; ^C or TERM
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with milvus_server(Path(sys.argv[1])) as running:
-        print(running.uri, json.dumps(running.ports), flush=True)
+        print(running.uri, running.pgid, json.dumps(running.ports), flush=True)
         with suppress(KeyboardInterrupt):
             signal.pause()

@@ -3,8 +3,11 @@ its own ports, an exact-enough HNSW search, atomic alias switches, a clean stop.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ import pytest
 from pymilvus import DataType, MilvusClient
 
 import tests.milvus_server
-from tests.milvus_server import group_alive, group_pids, milvus_server
+from tests.milvus_server import ROOT, group_alive, group_pids, milvus_server
 
 DIMENSION = 384
 DEFAULT_PORTS = {2379, 2380, 9091, 19530}  # etcd client and peer, metrics, gRPC
@@ -80,10 +83,11 @@ def fill(milvus: MilvusClient, name: str, ids: range, vectors: np.ndarray) -> No
 
 @pytest.fixture
 def milvus(milvus_uri: str) -> Iterator[MilvusClient]:
-    """A client of the session's server; the collections a test made are dropped after it."""
+    """A client of the session's server; the collections a test made (`harness_*`: the server
+    is shared with other modules') are dropped after it."""
     milvus = client(milvus_uri)
     yield milvus
-    for name in milvus.list_collections():
+    for name in (n for n in milvus.list_collections() if n.startswith("harness_")):
         for alias in milvus.list_aliases(name)["aliases"]:
             milvus.drop_alias(alias)
         milvus.drop_collection(name)
@@ -110,15 +114,35 @@ def test_a_server_of_its_own_on_free_ports_is_gone_after_a_failed_test(tmp_path:
     assert refuses(proxy)
 
 
+def test_a_killed_test_process_leaves_no_server_behind(tmp_path: Path) -> None:
+    harness = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "milvus_server.py"), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        uri, pgid, ports = harness.stdout.readline().split(" ", 2)  # once it answers
+        assert client(uri).list_collections() == []
+    finally:
+        harness.kill()  # SIGKILL: no finally of its own runs; the launcher's watchdog acts
+        harness.wait()
+    deadline = time.monotonic() + 10
+    while group_alive(int(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not group_alive(int(pgid))
+    assert refuses(json.loads(ports)["proxy_port"])
+
+
 def test_hnsw_finds_the_exact_top_5(milvus: MilvusClient) -> None:
     # FLOAT_VECTOR: 2.3.5 cannot index FLOAT16_VECTOR (its index build fails, retried forever)
     # and its query node panics on a float16 insert into a loaded collection.
     vectors = unit_vectors(3000, seed=1)
     queries = unit_vectors(200, seed=2)
-    create(milvus, "qa_1_passages", DataType.FLOAT_VECTOR, "HNSW", M=32, efConstruction=100)
-    fill(milvus, "qa_1_passages", range(3000), vectors)
+    create(milvus, "harness_1_passages", DataType.FLOAT_VECTOR, "HNSW", M=32, efConstruction=100)
+    fill(milvus, "harness_1_passages", range(3000), vectors)
     found = milvus.search(
-        "qa_1_passages",
+        "harness_1_passages",
         data=list(queries),
         anns_field="vector",
         limit=5,
@@ -139,15 +163,15 @@ def test_an_alias_switch_is_seen_by_another_client_at_once(
 ) -> None:
     vectors = unit_vectors(20, seed=3)
     for version, ids in (("1", range(0, 10)), ("2", range(100, 110))):
-        create(milvus, f"qa_{version}_passages", DataType.FLOAT_VECTOR, "FLAT")
-        fill(milvus, f"qa_{version}_passages", ids, vectors[: len(ids)])
-    milvus.create_alias("qa_1_passages", "qa_passages")
+        create(milvus, f"harness_{version}_passages", DataType.FLOAT_VECTOR, "FLAT")
+        fill(milvus, f"harness_{version}_passages", ids, vectors[: len(ids)])
+    milvus.create_alias("harness_1_passages", "harness_passages")
     reader = client(milvus_uri)
 
     def seen() -> tuple[str, set[int]]:
-        name = reader.describe_alias("qa_passages")["collection_name"]
+        name = reader.describe_alias("harness_passages")["collection_name"]
         hits = reader.search(
-            "qa_passages",
+            "harness_passages",
             data=[vectors[0]],
             anns_field="vector",
             limit=10,
@@ -155,9 +179,9 @@ def test_an_alias_switch_is_seen_by_another_client_at_once(
         )
         return name, {hit["id"] for hit in hits[0]}
 
-    assert seen() == ("qa_1_passages", set(range(0, 10)))
-    milvus.alter_alias("qa_2_passages", "qa_passages")
-    assert seen() == ("qa_2_passages", set(range(100, 110))), "no wait, no stale version"
+    assert seen() == ("harness_1_passages", set(range(0, 10)))
+    milvus.alter_alias("harness_2_passages", "harness_passages")
+    assert seen() == ("harness_2_passages", set(range(100, 110))), "no wait, no stale version"
     reader.close()
 
 
