@@ -110,7 +110,6 @@ def test_a_server_of_its_own_on_free_ports_is_gone_after_a_failed_test(tmp_path:
         milvus.close()
         raise RuntimeError("a test failed")
     assert not group_alive(server.pgid), "no process of the server is left"
-    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
     assert refuses(proxy)
 
 
