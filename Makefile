@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CLUSTER := $(VENV)/.cluster
+MILVUS := .venv-milvus
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -13,7 +14,7 @@ export TOKENIZERS_PARALLELISM := false
 run: $(STAMP)
 	$(VENV)/bin/qa serve
 
-test: $(CLUSTER) chromium nginx
+test: $(CLUSTER) $(MILVUS)/.installed chromium nginx
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -40,6 +41,16 @@ $(CLUSTER): $(STAMP)
 	@$(PY) -m pip install --quiet -e '.[test,ocr,cluster]'
 	@touch $(CLUSTER)
 
+# The real Milvus 2.3.5 server for tests/milvus_server.py: PyPI's `milvus` ships the server
+# binary and its libraries (glibc is all it needs from the system). A virtualenv of its own:
+# its dependencies are not ours. Its binaries are unpacked here once (~7 s), not at each start.
+$(MILVUS)/.installed: Makefile
+	@echo "==> installing the Milvus 2.3.5 server for the tests ($(MILVUS))"
+	@test -x $(MILVUS)/bin/python || python3 -m venv $(MILVUS)
+	@$(MILVUS)/bin/python -m pip install --quiet milvus==2.3.5
+	@$(MILVUS)/bin/python -c "import milvus; milvus._initialize_data_files('$(MILVUS)/server')"
+	@touch $@
+
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
@@ -52,4 +63,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) index/current index/versions index/.lock
+	rm -rf $(VENV) $(MILVUS) index/current index/versions index/.lock

@@ -93,3 +93,13 @@ def serving(settings: Settings, app: Callable[[Settings], Any]) -> Iterator[int]
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Milvus 2.3.5 server for the session (tests/milvus_server.py), started on first
+    use on free loopback ports and stopped at the end: its store URI, `milvus://127.0.0.1:PORT`."""
+    from tests.milvus_server import milvus_server
+
+    with milvus_server(tmp_path_factory.mktemp("milvus")) as server:
+        yield server.uri
