@@ -305,7 +305,7 @@ def build(
         vectors_of = _vector_source(previous, passage_cache, sentence_cache, fresh, d)
         # Over a previous version, its base is kept and new text goes into the delta segment
         # (no graph to build); a first or full build makes a new base (qa/store/segments.py).
-        base = previous if merge_after > 0 else None
+        base = previous if merge_after > 0 and store.segmented else None
         passage_hashes = [h for _, _, h in passage_rows]
         sentence_hashes = [h for _, _, h in sentence_rows]
         created = datetime.now(UTC)
@@ -326,11 +326,11 @@ def build(
                 "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
             },
             paragraphs=paragraphs,
-            passages=_segments(base, "passage", passage_hashes, vectors_of, d),
+            passages=_segments(base, "passage", passage_hashes, vectors_of, d, store.fresh),
             passage_paragraph=np.array([r for r, _, _ in passage_rows], dtype=np.int32),
             passage_span=np.array([s for _, s, _ in passage_rows], dtype=np.int32).reshape(-1, 2),
             passage_hash=passage_hashes,
-            sentences=_segments(base, "sentence", sentence_hashes, vectors_of, d),
+            sentences=_segments(base, "sentence", sentence_hashes, vectors_of, d, store.fresh),
             sentence_paragraph=np.array([r for r, _, _ in sentence_rows], dtype=np.int32),
             sentence_span=np.array([s for _, s, _ in sentence_rows], dtype=np.int32).reshape(-1, 2),
             sentence_hash=sentence_hashes,
@@ -377,10 +377,11 @@ def _segments(
     hashes: list[str],
     vectors: Callable[[list[str]], np.ndarray],
     d: int,
+    fresh: Callable[[np.ndarray, int], Segments],
 ) -> Segments:
-    """The `kind` vectors of a new version: a new base, or `base`'s base with a delta."""
+    """The `kind` vectors of a new version: a `fresh` base, or `base`'s base with a delta."""
     if base is None:
-        return segments.fresh(vectors(hashes), d)
+        return fresh(vectors(hashes), d)
     old = getattr(base, f"{kind}s")
     available = segments.live(old, getattr(base, f"{kind}_hash"))
     return segments.over(old, available, hashes, lambda rows: vectors([hashes[r] for r in rows]))
