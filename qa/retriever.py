@@ -134,7 +134,7 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _cosines(vectors: Segments, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    return vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
+    return vectors.cosines(ids, vector)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

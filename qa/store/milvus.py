@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError, StoreUnavailableError
+from qa.errors import (
+    IndexCorruptError,
+    IndexMissingError,
+    IndexWriteError,
+    QAError,
+    StoreUnavailableError,
+)
 from qa.store.format import FIX, MANIFEST, read_manifest, verify
 from qa.store.index import Index
 from qa.store.segments import Segments
@@ -181,6 +187,7 @@ class MilvusStore:
         IndexWriteError (StoreUnavailableError if Milvus is down) if anything fails: the
         previous version stays current, the collections written so far are dropped."""
         name = index.version
+        self.root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.root, prefix=".milvus-") as tmp:
             files = Path(tmp) / name
             index.save(files, vectors=False)  # manifest, table, BM25: checksummed
@@ -189,7 +196,9 @@ class MilvusStore:
                 for kind in KINDS:  # qa_files last: the switch
                     self._point(f"qa_{kind}", collection(name, kind))
             except BaseException as e:
-                for kind in KINDS:  # (if Milvus is down, the next build's clean() drops them)
+                with suppress(QAError):  # (if Milvus is down, the next build's clean() does it)
+                    self._repoint()
+                for kind in KINDS:
                     with suppress(StoreUnavailableError):
                         self.call("drop_collection", collection(name, kind))
                 if isinstance(e, StoreUnavailableError) and self._down():
@@ -218,6 +227,7 @@ class MilvusStore:
             keep = self.current()
         except (IndexCorruptError, StoreUnavailableError):
             return  # which version is current is unknown: drop nothing
+        self._repoint()
         names = [n for n in self.call("list_collections") if version_of(n)]
         versions = {version_of(n)[0] for n in names}  # type: ignore[index]
         older = sorted(v for v in versions if keep is not None and v < keep)
@@ -228,6 +238,17 @@ class MilvusStore:
         for folder in self.copies.iterdir() if self.copies.is_dir() else []:
             if folder.name not in kept:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def _repoint(self) -> None:
+        """Point every alias at the current version again (a build killed while switching them
+        left some on its collections; a server will not drop a collection an alias names)."""
+        keep = self.current()
+        for kind in KINDS[:-1]:
+            if keep is not None:
+                self._point(f"qa_{kind}", collection(keep, kind))
+            else:  # nothing was ever published: no alias may name a half-written collection
+                with suppress(StoreUnavailableError):
+                    self.call("drop_alias", f"qa_{kind}")
 
     def _down(self) -> bool:
         try:
@@ -401,6 +422,31 @@ class Vectors:
         scores = np.array([h["distance"] for h in hits], dtype=np.float32)
         rows = np.array([h["row"] for h in hits], dtype=np.int64)
         return scores[None, :], rows[None, :]
+
+    def cosines(self, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The scores of rows `ids` against `vector`, computed by Milvus (a search filtered to
+        those rows: no vector leaves the store); rows a search leaves out are read and scored."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        wanted = np.unique(ids)
+        if len(wanted):
+            hits = self.store.call(
+                "search",
+                self.name,
+                data=list(self.store.profile.encode(np.asarray(vector, np.float32)[None, :])),
+                filter=f"row in {wanted.tolist()}",
+                limit=len(wanted),
+                anns_field="vector",
+                output_fields=["row"],
+                search_params=self.store.profile.search_params(len(wanted)),
+                consistency_level="Bounded",
+            )[0]
+            found = dict(zip((h["row"] for h in hits), (h["distance"] for h in hits)))
+            out[:] = [found.get(int(i), np.nan) for i in ids]
+        missing = np.isnan(out)
+        if missing.any():  # (an approximate index may return fewer than asked)
+            out[missing] = self.rows(ids[missing]) @ vector
+        return out
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The vectors of rows `ids`, shape (len(ids), d), float32 (for rescoring)."""
