@@ -79,10 +79,12 @@ class Profile:
 
 
 # Milvus Lite: exact search over float32, the same scores as the local exact index. A server:
-# float16 vectors (half the memory) in an HNSW graph with the local graph's parameters.
+# an HNSW graph with the local graph's parameters, over float32: Milvus 2.3.5 accepts float16
+# vectors (FLOAT16_VECTOR, half the memory) but cannot index them (its index build fails with
+# "invalid data type: 0" and is retried forever); with Milvus >= 2.4 change `vector` here.
 LITE = Profile(DataType.FLOAT_VECTOR, "FLAT")
 SERVER = Profile(
-    DataType.FLOAT16_VECTOR, "HNSW", {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+    DataType.FLOAT_VECTOR, "HNSW", {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
 )
 
 
@@ -134,7 +136,7 @@ class MilvusStore:
         try:
             described = self.call("describe_alias", CURRENT)
         except StoreUnavailableError as e:
-            if getattr(e.__cause__, "code", None) == 100:  # no such alias: nothing published
+            if _no_alias(e):  # nothing published yet
                 return None
             raise
         found = version_of(described["collection_name"])
@@ -163,7 +165,9 @@ class MilvusStore:
         folder = self.current_folder()
         manifest = read_manifest(folder)
         vectors = {
-            kind[:-1]: Vectors(self, collection(manifest["version"], kind), manifest[kind])
+            kind[:-1]: Vectors(
+                self, collection(manifest["version"], kind), manifest[kind], manifest["dimension"]
+            )
             for kind in ("passages", "sentences")
         }
         for part in vectors.values():  # (a Lite file opened again has them released)
@@ -174,8 +178,10 @@ class MilvusStore:
                     f"{part.name} in {self.uri} holds {stored} vectors, its manifest "
                     f"{part.ntotal}: {FIX}"
                 )
-            part.d = manifest["dimension"]
-        return Index.load(folder, model, dimension, vectors.__getitem__)
+        index = Index.load(folder, model, dimension, vectors.__getitem__)
+        for kind, part in vectors.items():
+            part.owner = getattr(index, f"{kind}_paragraph")
+        return index
 
     def fresh(self, vectors: np.ndarray, dimension: int) -> Segments:
         """A new version's vectors, held until publish writes them to Milvus (no graph)."""
@@ -213,8 +219,10 @@ class MilvusStore:
             shutil.rmtree(self.copies / name, ignore_errors=True)
             files.rename(self.copies / name)
         for kind in ("passages", "sentences"):  # the swapped-to index searches Milvus too
-            part = Vectors(self, collection(name, kind), index.manifest[kind])
-            part.d = index.manifest["dimension"]
+            part = Vectors(
+                self, collection(name, kind), index.manifest[kind], index.manifest["dimension"]
+            )
+            part.owner = getattr(index, f"{kind[:-1]}_paragraph")
             setattr(index, kind, part)
             setattr(index, f"{kind[:-1]}_vectors", part)
         self.clean()
@@ -261,7 +269,7 @@ class MilvusStore:
         try:
             self.call("describe_alias", alias)
         except StoreUnavailableError as e:
-            if getattr(e.__cause__, "code", None) != 100:
+            if not _no_alias(e):
                 raise
             self.call("create_alias", target, alias)
         else:
@@ -384,6 +392,17 @@ class MilvusStore:
             path.write_bytes(b"".join(chunks[i] for i in sorted(chunks)))
 
 
+def _no_alias(error: StoreUnavailableError) -> bool:
+    """Whether Milvus said the alias does not exist (Lite: code 100; a 2.3.5 server: 1600)."""
+    cause = error.__cause__
+    message = str(getattr(cause, "message", "")).lower()
+    return (
+        isinstance(cause, MilvusException)
+        and "alias" in message
+        and ("not exist" in message or "not found" in message)
+    )
+
+
 def _fit(text: str) -> tuple[str, bool]:
     """`text` cut to what a VARCHAR holds (whole characters), and whether it was cut."""
     data = text.encode("utf-8")
@@ -399,11 +418,12 @@ class Vectors:
     delta_row = np.zeros(0, dtype=np.int64)
     tombstones = 0
 
-    def __init__(self, store: MilvusStore, name: str, ntotal: int) -> None:
+    def __init__(self, store: MilvusStore, name: str, ntotal: int, d: int) -> None:
         self.store = store
         self.name = name
         self.ntotal = ntotal
-        self.d = 0
+        self.d = d
+        self.owner = np.zeros(0, dtype=np.int32)  # paragraph row of each row (sorted), as stored
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores (1, k), rows (1, k)) of the k best rows for one query."""
@@ -424,21 +444,29 @@ class Vectors:
         return scores[None, :], rows[None, :]
 
     def cosines(self, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
-        """The scores of rows `ids` against `vector`, computed by Milvus (a search filtered to
-        those rows: no vector leaves the store); rows a search leaves out are read and scored."""
+        """The scores of rows `ids` against `vector`, computed by Milvus: a search filtered to
+        their paragraphs (the retriever asks for whole paragraphs' rows; a filter on ~300
+        paragraphs costs half one on their ~1,500 rows), so no vector leaves the store. Rows a
+        search leaves out (an approximate index may) are read and scored here."""
         ids = np.asarray(ids, dtype=np.int64)
         out = np.full(len(ids), np.nan, dtype=np.float32)
-        wanted = np.unique(ids)
-        if len(wanted):
+        paragraphs = np.unique(self.owner[ids])
+        if len(paragraphs):
+            limit = int(
+                np.sum(
+                    np.searchsorted(self.owner, paragraphs, "right")
+                    - np.searchsorted(self.owner, paragraphs, "left")
+                )
+            )
             hits = self.store.call(
                 "search",
                 self.name,
                 data=list(self.store.profile.encode(np.asarray(vector, np.float32)[None, :])),
-                filter=f"row in {wanted.tolist()}",
-                limit=len(wanted),
+                filter=f"paragraph in {paragraphs.tolist()}",
+                limit=limit,
                 anns_field="vector",
                 output_fields=["row"],
-                search_params=self.store.profile.search_params(len(wanted)),
+                search_params=self.store.profile.search_params(limit),
                 consistency_level="Bounded",
             )[0]
             found = dict(zip((h["row"] for h in hits), (h["distance"] for h in hits)))
