@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 pytest.importorskip("pymilvus")
 
 from qa.engine import Engine  # noqa: E402
-from qa.errors import IndexWriteError, SettingsError  # noqa: E402
+from qa.errors import IndexWriteError  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.store import milvus  # noqa: E402
@@ -64,14 +64,6 @@ def engines(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Engine,
     return engines
 
 
-def test_store_uris_are_checked():
-    for good in ("", "milvus:/tmp/qa.db", "milvus:qa.db", "milvus://milvus.internal:19530"):
-        assert Settings.load({"store": good}, environ={}).store == good
-    for bad in ("milvus", "milvus:/tmp/qa", "milvus://host", "http://h:1", "milvus://h:1/x"):
-        with pytest.raises(SettingsError, match="milvus://HOST:PORT"):
-            Settings.load({"store": bad}, environ={})
-
-
 def test_answers_and_cosines_are_the_local_stores(engines):
     local, lite = engines
     assert isinstance(lite.store, MilvusStore)
@@ -91,6 +83,16 @@ def test_answers_and_cosines_are_the_local_stores(engines):
             assert np.abs(getattr(lite.index, kind).rows(want_rows[0]) - want).max() <= 1e-6
             rescored = getattr(lite.index, kind).cosines(want_rows[0], vector[0])
             assert np.abs(rescored - want @ vector[0]).max() <= 1e-6
+
+
+def test_rescoring_split_over_searches_and_reads_gives_the_same_cosines(engines, monkeypatch):
+    local, lite = engines
+    monkeypatch.setattr(milvus, "TOPK", 7)  # searches of at most 7 rows; longer paragraphs read
+    vector = lite.embedder.encode_query(QUESTIONS[1])
+    for kind in ("passages", "sentences"):
+        ids = np.arange(getattr(lite.index, kind).ntotal)[::-1][:80]
+        want = getattr(local.index, kind).rows(ids) @ vector
+        assert np.abs(getattr(lite.index, kind).cosines(ids, vector) - want).max() <= 1e-6
 
 
 def test_paragraphs_collection_holds_the_quoted_text(engines):

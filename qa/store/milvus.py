@@ -52,6 +52,7 @@ CURRENT = "qa_files"  # the alias switched last: the version it names is the cur
 CHUNK = 45_000  # bytes of a file per row: 60,000 base64 characters, under VARCHAR's 65,535
 TEXT_BYTES = 65_535  # VARCHAR's limit: a longer paragraph's text is cut (flagged `cut`)
 BATCH = 2_000  # rows per insert or read
+TOPK = 16_384  # the most rows one Milvus search returns
 _NAME = re.compile(r"qa_((?:[0-9A-Za-z]|_[uh])+)_(passages|sentences|paragraphs|files)")
 
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # every error is reported as ours
@@ -157,8 +158,7 @@ class MilvusStore:
             with tempfile.TemporaryDirectory(dir=self.copies, prefix=".") as tmp:
                 self._download(name, Path(tmp) / name)
                 verify(Path(tmp) / name, read_manifest(Path(tmp) / name))
-                shutil.rmtree(folder, ignore_errors=True)
-                (Path(tmp) / name).rename(folder)
+                _settle(Path(tmp) / name, folder)
         return folder
 
     def load(self, model: str, dimension: int | None = None) -> Index:
@@ -216,8 +216,7 @@ class MilvusStore:
                     ) from e
                 raise
             self.copies.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(self.copies / name, ignore_errors=True)
-            files.rename(self.copies / name)
+            _settle(files, self.copies / name)
         for kind in ("passages", "sentences"):  # the swapped-to index searches Milvus too
             part = Vectors(
                 self, collection(name, kind), index.manifest[kind], index.manifest["dimension"]
@@ -392,6 +391,13 @@ class MilvusStore:
             path.write_bytes(b"".join(chunks[i] for i in sorted(chunks)))
 
 
+def _settle(files: Path, folder: Path) -> None:
+    """Move a version's verified files to `folder`, unless a replica sharing the index folder
+    put the same ones there first (never removed from under a process reading them)."""
+    with suppress(OSError):
+        files.rename(folder)
+
+
 def _no_alias(error: StoreUnavailableError) -> bool:
     """Whether Milvus said the alias does not exist (Lite: code 100; a 2.3.5 server: 1600)."""
     cause = error.__cause__
@@ -449,28 +455,32 @@ class Vectors:
         paragraphs costs half one on their ~1,500 rows), so no vector leaves the store. Rows a
         search leaves out (an approximate index may) are read and scored here."""
         ids = np.asarray(ids, dtype=np.int64)
-        out = np.full(len(ids), np.nan, dtype=np.float32)
         paragraphs = np.unique(self.owner[ids])
-        if len(paragraphs):
-            limit = int(
-                np.sum(
-                    np.searchsorted(self.owner, paragraphs, "right")
-                    - np.searchsorted(self.owner, paragraphs, "left")
-                )
-            )
-            hits = self.store.call(
-                "search",
-                self.name,
-                data=list(self.store.profile.encode(np.asarray(vector, np.float32)[None, :])),
-                filter=f"paragraph in {paragraphs.tolist()}",
-                limit=limit,
-                anns_field="vector",
-                output_fields=["row"],
-                search_params=self.store.profile.search_params(limit),
-                consistency_level="Bounded",
-            )[0]
-            found = dict(zip((h["row"] for h in hits), (h["distance"] for h in hits)))
-            out[:] = [found.get(int(i), np.nan) for i in ids]
+        counts = np.searchsorted(self.owner, paragraphs, "right") - np.searchsorted(
+            self.owner, paragraphs, "left"
+        )
+        found: dict[int, float] = {}
+        group: list[int] = []
+        size = 0
+        for p, n in [*zip(paragraphs.tolist(), counts.tolist()), (None, TOPK)]:
+            if group and size + n > TOPK:  # one search returns at most TOPK rows
+                hits = self.store.call(
+                    "search",
+                    self.name,
+                    data=list(self.store.profile.encode(np.asarray(vector, np.float32)[None])),
+                    filter=f"paragraph in {group}",
+                    limit=size,
+                    anns_field="vector",
+                    output_fields=["row"],
+                    search_params=self.store.profile.search_params(size),
+                    consistency_level="Bounded",
+                )[0]
+                found.update((h["row"], h["distance"]) for h in hits)
+                group, size = [], 0
+            if p is not None and n <= TOPK:  # (rows of a larger paragraph are read below)
+                group.append(p)
+                size += n
+        out = np.array([found.get(i, np.nan) for i in ids.tolist()], dtype=np.float32)
         missing = np.isnan(out)
         if missing.any():  # (an approximate index may return fewer than asked)
             out[missing] = self.rows(ids[missing]) @ vector
