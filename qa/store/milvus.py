@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
@@ -127,9 +128,10 @@ class MilvusStore:
                 if self._client is None:
                     self._client = MilvusClient(self._address, timeout=TIMEOUT)
             return getattr(self._client, method)(*args, **kwargs)
-        except MilvusException as e:
+        except (MilvusException, grpc.RpcError) as e:  # (a hung server: DEADLINE_EXCEEDED)
+            reason = e.message if isinstance(e, MilvusException) else e.details()  # type: ignore[attr-defined]
             raise StoreUnavailableError(
-                f"the Milvus store {self.uri} (QA_STORE) failed: {e.message or e} "
+                f"the Milvus store {self.uri} (QA_STORE) failed: {reason or e} "
                 f"({method}); check that Milvus is running and reachable"
             ) from e
 
