@@ -9,9 +9,9 @@
 
 A version is written complete beside the one in use and made current in one atomic step.
 Everything above the store (indexer, retriever, engine) uses only Store's current / load /
-publish / clean / lock_path and an Index whose `passages` and `sentences` answer search(q, k)
--> rows, rows(ids) -> vectors, ntotal and d (Segments): a second backend (Milvus) is a module
-beside local.py giving those, chosen by the store URI (open_store).
+publish / clean / lock_path / fresh / segmented and an Index whose `passages` and `sentences`
+answer search(q, k) -> rows, rows(ids) -> vectors, cosines(ids, q), ntotal and d (Segments):
+a second backend is a module beside local.py giving those, chosen by the store URI (open_store).
 
     milvus.py   MilvusStore: the versions in Milvus (Lite or a server), switched by aliases
 """
