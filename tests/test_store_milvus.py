@@ -19,7 +19,7 @@ from qa.engine import Engine  # noqa: E402
 from qa.errors import IndexWriteError  # noqa: E402
 from qa.retriever import make_query, rank  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.store import milvus  # noqa: E402
+from qa.store import milvus, milvus_vectors  # noqa: E402
 from qa.store.milvus import MilvusStore, collection  # noqa: E402
 from tests.conftest import SEEDS, TEST_HOSTS, write  # noqa: E402
 from web.app import create_app  # noqa: E402
@@ -87,7 +87,7 @@ def test_answers_and_cosines_are_the_local_stores(engines):
 
 def test_rescoring_split_over_searches_and_reads_gives_the_same_cosines(engines, monkeypatch):
     local, lite = engines
-    monkeypatch.setattr(milvus, "TOPK", 7)  # searches of at most 7 rows; longer paragraphs read
+    monkeypatch.setattr(milvus_vectors, "TOPK", 7)  # searches of <= 7 rows; longer ones read
     vector = lite.embedder.encode_query(QUESTIONS[1])
     for kind in ("passages", "sentences"):
         ids = np.arange(getattr(lite.index, kind).ntotal)[::-1][:80]

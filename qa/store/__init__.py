@@ -14,6 +14,7 @@ answer search(q, k) -> rows, rows(ids) -> vectors, cosines(ids, q), ntotal and d
 a second backend is a module beside local.py giving those, chosen by the store URI (open_store).
 
     milvus.py   MilvusStore: the versions in Milvus (Lite or a server), switched by aliases
+    milvus_vectors.py  Vectors: one kind's vectors in a Milvus collection; Profile: Lite or server
 """
 
 from pathlib import Path
