@@ -175,6 +175,7 @@ def test_a_build_killed_mid_publish_leaves_the_old_version_serving(engines, monk
         # Collections a killed build left (one that died before dropping them) are dropped.
         leftover = collection("20000101T000000-dead00", "passages")
         lite.store._create(leftover, {"paragraph": milvus.DataType.INT64}, 384)
+        monkeypatch.setattr(milvus, "MESSAGE_BYTES", 2_000)  # inserts cut by size: 1+ rows each
         plan = lite.build()
         assert lite.store.current() == plan.version != before
         assert leftover not in lite.store.call("list_collections")

@@ -52,6 +52,7 @@ KINDS = ("passages", "sentences", "paragraphs", "files")
 CURRENT = "qa_files"  # the alias switched last: the version it names is the current one
 CHUNK = 45_000  # bytes of a file per row: 60,000 base64 characters, under VARCHAR's 65,535
 TEXT_BYTES = 65_535  # VARCHAR's limit: a longer paragraph's text is cut (flagged `cut`)
+MESSAGE_BYTES = 16 << 20  # text per insert (gRPC refuses messages past 64 MB)
 _NAME = re.compile(r"qa_((?:[0-9A-Za-z]|_[uh])+)_(passages|sentences|paragraphs|files)")
 
 logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # every error is reported as ours
@@ -277,6 +278,7 @@ class MilvusStore:
                 "text": [t for t, _ in texts[a:b]],
                 "cut": [c for _, c in texts[a:b]],
             },
+            np.array([len(t.encode()) + len(d.encode()) for (t, _), d in zip(texts, documents)]),
         )
         chunks = [
             (path.relative_to(files).as_posix(), part, data[i : i + CHUNK])
@@ -296,6 +298,7 @@ class MilvusStore:
                 "part": [c[1] for c in chunks[a:b]],
                 "data": [base64.b64encode(c[2]).decode("ascii") for c in chunks[a:b]],
             },
+            np.array([len(c[2]) * 4 // 3 + len(c[0]) for c in chunks]),
         )
         for kind in KINDS:
             self._index(collection(name, kind))
@@ -312,15 +315,27 @@ class MilvusStore:
         # Strong: the build reads back what it just wrote (a server's default hides fresh writes)
         self.call("create_collection", name, schema=schema, consistency_level="Strong")
 
-    def _insert(self, name: str, rows: int, columns: Callable[[int, int], dict]) -> None:
-        for a in range(0, rows, BATCH):
+    def _insert(
+        self,
+        name: str,
+        rows: int,
+        columns: Callable[[int, int], dict],
+        sizes: np.ndarray | None = None,
+    ) -> None:
+        """Insert rows [0, rows) in batches of at most BATCH rows and (by `sizes`, each row's
+        bytes) MESSAGE_BYTES: a gRPC message is at most 64 MB."""
+        a = 0
+        while a < rows:
             b = min(a + BATCH, rows)
+            if sizes is not None:  # (at least one row: a row is far below the limit)
+                b = a + max(1, int(np.searchsorted(np.cumsum(sizes[a:b]), MESSAGE_BYTES, "right")))
             batch = columns(a, b)
             if "vector" not in batch:
                 batch["vector"] = [[0.0, 0.0]] * (b - a)
             batch["row"] = list(range(a, b))
             records = [{k: v[i] for k, v in batch.items()} for i in range(b - a)]
             self.call("insert", name, records, timeout=BUILD_TIMEOUT)
+            a = b
 
     def _index(self, name: str) -> None:
         self.call("flush", name, timeout=BUILD_TIMEOUT)
