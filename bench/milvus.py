@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=ROOT / "bench" / "out" / "squad" / "index")
     parser.add_argument("--questions", type=int, default=600)
     parser.add_argument("--squad", type=Path, default=SQUAD)
+    parser.add_argument(
+        "--published", action="store_true", help="the store holds it already (an earlier run)"
+    )
     args = parser.parse_args()
 
     embedder = Embedder()
@@ -70,7 +73,8 @@ def main() -> None:
         uri = args.store or f"milvus:{tmp}/bench.db"
         store = open_store(uri, Path(tmp) / "index")
         started = time.perf_counter()
-        store.publish(copy)
+        if not args.published:
+            store.publish(copy)
         published = time.perf_counter() - started
         milvus = store.load(embedder.name, embedder.dimension)
         vectors = milvus.passages.ntotal + milvus.sentences.ntotal
@@ -109,7 +113,9 @@ def main() -> None:
                     cos_l = getattr(local, kind).rows(common) @ vector
                     cos_m = getattr(milvus, kind).cosines(common, vector)
                     worst = max(worst, float(np.abs(cos_l - cos_m).max()))
-                worst = max(worst, float(np.abs(ls[0, :5] - ms[0, :5]).max()))
+                top_l, top_m = dict(zip(lr[0, :5], ls[0, :5])), dict(zip(mr[0, :5], ms[0, :5]))
+                for row in top_l.keys() & top_m.keys():  # (an ANN may find other rows)
+                    worst = max(worst, abs(float(top_l[row] - top_m[row])))
         n = len(texts)
         p = {k: (statistics.median(v) * 1e3, np.percentile(v, 95) * 1e3) for k, v in times.items()}
         print(f"questions: {n} (odd-numbered articles, seed 0)")

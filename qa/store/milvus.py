@@ -357,11 +357,12 @@ class MilvusStore:
         self.call("load_collection", name, timeout=BUILD_TIMEOUT)
         parts: dict[str, dict[int, bytes]] = {}
         start = 0
+        step = MESSAGE_BYTES // (CHUNK * 4 // 3)  # a result past ~64 MB is refused too
         while True:
             got = self.call(
                 "query",
                 name,
-                filter=f"row >= {start} and row < {start + BATCH}",
+                filter=f"row >= {start} and row < {start + step}",
                 output_fields=["name", "part", "data"],
                 timeout=BUILD_TIMEOUT,
             )
@@ -369,7 +370,7 @@ class MilvusStore:
                 break
             for r in got:
                 parts.setdefault(r["name"], {})[r["part"]] = base64.b64decode(r["data"])
-            start += BATCH
+            start += step
         if MANIFEST not in parts:
             raise IndexCorruptError(f"{name} in {self.uri} has no manifest: {FIX}")
         for relative, chunks in parts.items():
