@@ -34,11 +34,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "==> set up; the model is prepared for the CPU on first use (once, ~20 s)"
 
-# Ray (the optional [cluster] extra, for `qa index --ray`) only for the tests: `make run` does
-# without it.
+# Ray (the optional [cluster] extra, for `qa index --ray`) and Milvus (the [milvus] extra, for
+# `--store milvus:...`) only for the tests: `make run` does without them.
 $(CLUSTER): $(STAMP)
-	@echo "==> installing the [cluster] extra (Ray) for the tests"
-	@$(PY) -m pip install --quiet -e '.[test,ocr,cluster]'
+	@echo "==> installing the [cluster] and [milvus] extras (Ray, pymilvus, milvus-lite) for the tests"
+	@$(PY) -m pip install --quiet -e '.[test,ocr,cluster,milvus]'
 	@touch $(CLUSTER)
 
 # The real Milvus 2.3.5 server for tests/milvus_server.py: PyPI's `milvus` ships the server

@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, docs: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument("--index", type=Path, help="index folder (default: index/ or QA_INDEX)")
+        p.add_argument(
+            "--store",
+            help="milvus:PATH.db or milvus://HOST:PORT to keep the index in Milvus "
+            "(default: QA_STORE, else files in --index)",
+        )
         if docs:
             p.add_argument(
                 "--docs",
@@ -144,7 +149,9 @@ def _version() -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {name: getattr(args, name, None) for name in ("docs", "index", "host", "port")}
+    overrides = {
+        name: getattr(args, name, None) for name in ("docs", "index", "store", "host", "port")
+    }
     if getattr(args, "k", None) is not None and args.command == "ask":
         overrides["passages"] = args.k
     return Settings.load(overrides)

@@ -32,7 +32,7 @@ from qa.indexer import Plan, Progress, build, documents_folder
 from qa.paragraphs import Paragraph
 from qa.retriever import make_query, rank
 from qa.settings import Settings
-from qa.store import Index, Store, check_model
+from qa.store import Index, check_model, open_store
 from qa.store.merge import merge
 from qa.verifier import read_question
 from qa.workers import Limits
@@ -88,7 +88,7 @@ class Engine:
         self.settings = settings
         self._embedder = embedder
         self.model_name = embedder.name if embedder else resolve_model(settings.model)[0]
-        self.store = Store(settings.index)
+        self.store = open_store(settings.store, settings.index)
         self._index: Index | None = None
         self._reload_lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(CONCURRENT_QUESTIONS)

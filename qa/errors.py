@@ -33,6 +33,10 @@ class IndexWriteError(QAError):
     """A new index version could not be written (disk full, no permission); the old one serves."""
 
 
+class StoreUnavailableError(QAError):
+    """The store the index lives in (a Milvus server, QA_STORE) cannot be reached in time."""
+
+
 class IndexBusyError(QAError):
     """Another build holds the index lock."""
 

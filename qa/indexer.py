@@ -311,10 +311,9 @@ def build(
         # The lexical side needs only the text: build it in a thread while the model (which
         # releases the GIL) embeds, so an incremental build costs little more than its embedding.
         sentences = units["sentence"]
+        segmented = merge_after > 0 and store.segmented  # a Milvus version is always whole
         with ThreadPoolExecutor(max_workers=1) as pool:
-            lexical = pool.submit(
-                lexical_index, paragraphs, sentences, previous, source, merge_after > 0
-            )
+            lexical = pool.submit(lexical_index, paragraphs, sentences, previous, source, segmented)
             vectors = embedder.encode(
                 list(texts.values()),
                 progress=progress,
@@ -326,7 +325,7 @@ def build(
         d = embedder.dimension
         # Over a previous version, its base is kept and new text goes into the delta segment
         # (no graph to build); a first or full build makes a new base (qa/store/segments.py).
-        base = previous if merge_after > 0 else None
+        base = previous if segmented else None
         vectors_of = {
             kind: _vector_source(previous, units[kind], known, fresh, d, kind) for kind in KINDS
         }
@@ -353,7 +352,10 @@ def build(
                 part: value
                 for kind in KINDS
                 for part, value in (
-                    (f"{kind}s", _segments(base, kind, units[kind], vectors_of[kind], d)),
+                    (
+                        f"{kind}s",
+                        _segments(base, kind, units[kind], vectors_of[kind], d, store.fresh),
+                    ),
                     (f"{kind}_paragraph", units[kind].paragraph),
                     (f"{kind}_span", units[kind].span),
                     (f"{kind}_hash", units[kind].hashes),
@@ -362,7 +364,7 @@ def build(
         )
         store.publish(index)  # IndexWriteError if it fails, with nothing half-written left
         plan.index = index
-        plan.merge_due = merge_after > 0 and index.pending() > merge_after
+        plan.merge_due = segmented and index.pending() > merge_after
         plan.seconds = time.perf_counter() - started
         return plan
 
@@ -462,10 +464,11 @@ def _segments(
     units: Units,
     vectors: Callable[[np.ndarray], np.ndarray],
     d: int,
+    fresh: Callable[[np.ndarray, int], Segments],
 ) -> Segments:
-    """The `kind` vectors of a new version: a new base, or `base`'s base with a delta."""
+    """The `kind` vectors of a new version: a `fresh` base, or `base`'s base with a delta."""
     if base is None:
-        return segments.fresh(vectors(np.arange(len(units.hashes))), d)
+        return fresh(vectors(np.arange(len(units.hashes))), d)
     return segments.reuse(getattr(base, f"{kind}s"), units.source, vectors)
 
 

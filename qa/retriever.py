@@ -20,7 +20,6 @@ import numpy as np
 
 from qa.lexical import positions, terms
 from qa.store import Index
-from qa.store.segments import Segments
 from qa.store.vectors import one_faiss_thread
 
 CANDIDATES = 100  # per source; the union is rescored exactly
@@ -121,10 +120,6 @@ def _ranges(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return positions(first[rows], first[rows + 1] - first[rows])
 
 
-def _cosines(vectors: Segments, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    return vectors.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
-
-
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     """Rows of the k highest scores. Usually only a part of the corpus scores at all, and
     partitioning just that part is what keeps this cheap at 100k+ paragraphs."""
@@ -170,10 +165,10 @@ def evidence(index: Index, query: Query, rows: np.ndarray) -> Evidence:
     coverage = index.lexical.coverage(idf, rows) / total
     sentence_ids = _ranges(index.sentence_first, rows)
     overlaps = index.lexical.coverage(idf, sentence_ids, sentences=True) / total
-    cosines = _cosines(index.sentence_vectors, sentence_ids, query.vector)
+    cosines = index.sentence_vectors.cosines(sentence_ids, query.vector)
     passage_ids = _ranges(index.passage_first, rows)
     passage = _segment_max(
-        _cosines(index.passage_vectors, passage_ids, query.vector), index.passage_first, rows
+        index.passage_vectors.cosines(passage_ids, query.vector), index.passage_first, rows
     )
     sentence = _segment_max(cosines, index.sentence_first, rows)
     values = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,15 @@ class Settings:
         },
     )
     index: Path = field(default=Path("index"), metadata={"help": "folder of the built index"})
+    store: str = field(
+        default="",
+        metadata={
+            "help": "where the index's versions live: empty for files in --index; "
+            "milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT (a Milvus server)",
+            # (the [milvus] extra; --index still holds the lock, refusals, feedback, layouts)
+            "pattern": r"|milvus:(?!//)\S+\.db|milvus://[A-Za-z0-9.-]+:[0-9]{1,5}",
+        },
+    )
     model: str = field(
         default="",
         metadata={"help": "local sentence-transformers model folder (empty: the shipped MiniLM)"},
@@ -215,6 +225,9 @@ def _convert(f: dataclasses.Field, raw: Any, label: str) -> Any:
         value = raw if isinstance(raw, kind) else kind(raw)
     except (TypeError, ValueError):
         raise SettingsError(f"{label} must be {kind.__name__}, got {raw!r}") from None
+    pattern = f.metadata.get("pattern")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise SettingsError(f"{label} {raw!r} is not valid: {f.metadata['help']}")
     if kind in (int, float) and value < 0:
         raise SettingsError(f"{label} must not be negative, got {raw!r}")
     low, high = f.metadata.get("range", (None, None))

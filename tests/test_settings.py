@@ -66,3 +66,14 @@ def test_trusted_hosts_default_to_the_bound_host_and_loopback() -> None:
     assert anywhere.allowed_hosts() == ["localhost", "127.0.0.1", "::1"]
     listed = Settings.load(environ={"QA_TRUSTED_HOSTS": " Docs.Example , [::1] "})
     assert listed.allowed_hosts() == ["docs.example", "::1"]
+
+
+def test_store_uris_are_checked():
+    """QA_STORE: empty (local files), milvus:PATH.db (Milvus Lite) or milvus://HOST:PORT."""
+    for good in ("", "milvus:/tmp/qa.db", "milvus:qa.db", "milvus://milvus.internal:19530"):
+        assert Settings.load({"store": good}, environ={}).store == good
+    for bad in ("milvus", "milvus:/tmp/qa", "milvus://host", "http://h:1", "milvus://h:1/x"):
+        with pytest.raises(SettingsError, match="milvus://HOST:PORT"):
+            Settings.load({"store": bad}, environ={})
+    with pytest.raises(SettingsError, match="QA_STORE"):
+        Settings.load(environ={"QA_STORE": "milvus://host"})

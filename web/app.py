@@ -36,6 +36,7 @@ from qa.errors import (
     QAError,
     QuestionError,
     SessionError,
+    StoreUnavailableError,
     UnreadableUploadError,
     UploadTooLargeError,
 )
@@ -87,7 +88,7 @@ STATUSES: tuple[tuple[type[QAError] | tuple[type[QAError], ...], int], ...] = (
     (UploadTooLargeError, 413),
     ((FeedbackError, SessionError), 503),
     (UnreadableUploadError, 422),
-    ((IndexMissingError, IndexCorruptError), 503),
+    ((IndexMissingError, IndexCorruptError, StoreUnavailableError), 503),
 )
 
 

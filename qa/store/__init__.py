@@ -9,10 +9,15 @@
 
 A version is written complete beside the one in use and made current in one atomic step.
 Everything above the store (indexer, retriever, engine) uses only Store's current / load /
-publish / clean / lock_path and an Index whose `passages` and `sentences` answer search(q, k)
--> rows, rows(ids) -> vectors, ntotal and d (Segments): a second backend (Milvus) is a module
-beside local.py giving those, chosen by the store URI.
+publish / clean / lock_path / fresh / segmented and an Index whose `passages` and `sentences`
+answer search(q, k) -> rows, rows(ids) -> vectors, cosines(ids, q), ntotal and d (Segments):
+a second backend is a module beside local.py giving those, chosen by the store URI (open_store).
+
+    milvus.py   MilvusStore: the versions in Milvus (Lite or a server), switched by aliases
+    milvus_vectors.py  Vectors: one kind's vectors in a Milvus collection; Profile: Lite or server
 """
+
+from pathlib import Path
 
 from qa.store.format import FIX, FORMAT_VERSION, check_model, checksums, read_manifest, verify
 from qa.store.index import Index
@@ -27,6 +32,23 @@ from qa.store.vectors import (
     hnsw_index,
     vector_index,
 )
+
+
+def open_store(uri: str, root: Path) -> Store:
+    """The store QA_STORE names: "" the files in `root` (--index), `milvus:PATH.db` Milvus Lite,
+    `milvus://HOST:PORT` a Milvus server (`root` then keeps the lock, refusals and feedback)."""
+    if not uri:
+        return Store(root)
+    try:
+        from qa.store.milvus import MilvusStore
+    except ImportError as e:  # the [milvus] extra is optional
+        from qa.errors import SettingsError
+
+        raise SettingsError(
+            f"QA_STORE={uri} needs pymilvus and milvus-lite: pip install -e '.[milvus]' ({e})"
+        ) from e
+    return MilvusStore(uri, root)  # type: ignore[return-value]  (the same interface)
+
 
 __all__ = [
     "ANN_THRESHOLD",
@@ -43,6 +65,7 @@ __all__ = [
     "checksums",
     "flat_index",
     "hnsw_index",
+    "open_store",
     "read_manifest",
     "vector_index",
     "verify",

@@ -8,7 +8,7 @@ from the version it loaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +84,9 @@ class Index:
     def version(self) -> str:
         return self.manifest["version"]
 
-    def save(self, folder: Path) -> None:
-        """Write every file of this version into `folder` and flush it to disk."""
+    def save(self, folder: Path, vectors: bool = True) -> None:
+        """Write every file of this version into `folder` and flush it to disk (`vectors`
+        False: all but the vector files, for a store that keeps the vectors itself)."""
         folder.mkdir(parents=True)
         table = folder / "table"
         table.mkdir()
@@ -105,6 +106,7 @@ class Index:
         linked = {
             f"{kind}s.faiss": _save_segments(getattr(self, f"{kind}s"), folder, table, kind)
             for kind in ("passage", "sentence")
+            if vectors
         }
         if isinstance(self.lexical, LexicalSegments):
             linked["lexical.npz"] = self.lexical.save(folder, table)
@@ -112,15 +114,23 @@ class Index:
             self.lexical.save(folder / "lexical.npz")
         # A linked base file is the base version's, checksummed when it was written.
         self.manifest["checksums"] = checksums(folder, {k: v for k, v in linked.items() if v})
-        self.locate(folder)
+        if vectors:
+            self.locate(folder)
         # The manifest goes last: a folder with a manifest is complete.
         write_json(folder / MANIFEST, self.manifest)
         for path in [*folder.rglob("*"), folder]:
             fsync(path)
 
     @classmethod
-    def load(cls, folder: Path, model: str, dimension: int | None = None) -> Index:
-        """Load the version in `folder`, checking it was built by `model` in this format."""
+    def load(
+        cls,
+        folder: Path,
+        model: str,
+        dimension: int | None = None,
+        vectors: Callable[[str], Segments] | None = None,
+    ) -> Index:
+        """Load the version in `folder`, checking it was built by `model` in this format
+        (`vectors`: kind -> its vectors, kept by another store; default: the folder's files)."""
         manifest = read_manifest(folder)
         check_model(manifest, model, dimension)
         verify(folder, manifest)
@@ -128,10 +138,11 @@ class Index:
         # while this one reads the table and the BM25 indexes.
         pool = ThreadPoolExecutor(max_workers=1)
         try:
-            vectors = pool.submit(
+            files = pool.submit(
                 lambda: [
                     (read_vectors(folder / f"{k}.faiss"), read_vectors(folder / f"{k}.delta.faiss"))
                     for k in ("passages", "sentences")
+                    if vectors is None
                 ]
             )
             table = folder / "table"
@@ -148,14 +159,18 @@ class Index:
             }
             lexical = lexical_segments.load(folder, table, n, len(parts["sentence_hash"]))
             passages, sentences = (
-                Segments(
-                    base,
-                    delta,
-                    load_array(table, f"{kind}_slot", np.int32),
-                    folder / f"{kind}s.faiss",
-                    manifest["checksums"][f"{kind}s.faiss"],
+                (
+                    Segments(
+                        base,
+                        delta,
+                        load_array(table, f"{kind}_slot", np.int32),
+                        folder / f"{kind}s.faiss",
+                        manifest["checksums"][f"{kind}s.faiss"],
+                    )
+                    for kind, (base, delta) in zip(("passage", "sentence"), files.result())
                 )
-                for kind, (base, delta) in zip(("passage", "sentence"), vectors.result())
+                if vectors is None
+                else (vectors("passage"), vectors("sentence"))
             )
             index = cls(
                 manifest=manifest,
@@ -195,13 +210,15 @@ class Index:
 
     def locate(self, folder: Path) -> None:
         """The version's files are in `folder` (now): a later version links its base from there."""
+        checksums = self.manifest["checksums"]
         for segments, name in (
             (self.passages, "passages.faiss"),
             (self.sentences, "sentences.faiss"),
         ):
-            segments.source, segments.checksum = folder / name, self.manifest["checksums"][name]
+            if name in checksums:  # (a store that keeps the vectors itself has no such file)
+                segments.source, segments.checksum = folder / name, checksums[name]
         # lexical.npz is the lexical base, whether or not the version has a delta beside it.
-        self.lexical_file = (folder / "lexical.npz", self.manifest["checksums"]["lexical.npz"])
+        self.lexical_file = (folder / "lexical.npz", checksums["lexical.npz"])
         if isinstance(self.lexical, LexicalSegments):
             self.lexical.source = self.lexical_file
 

@@ -18,13 +18,19 @@ from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from qa.errors import IndexCorruptError, IndexMissingError, IndexWriteError
+from qa.store import segments
 from qa.store.format import FIX, fsync
 from qa.store.index import Index
+from qa.store.segments import Segments
 
 
 class Store:
     """The index folder: which version is current, and switching to a new one atomically."""
+
+    segmented = True  # a build may keep the previous base and add a delta (segments.py)
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -56,6 +62,10 @@ class Store:
 
     def load(self, model: str, dimension: int | None = None) -> Index:
         return Index.load(self.current_folder(), model, dimension)
+
+    def fresh(self, vectors: np.ndarray, dimension: int) -> Segments:
+        """A new base over `vectors` (what a full build makes)."""
+        return segments.fresh(vectors, dimension)
 
     def publish(self, index: Index) -> None:
         """Write `index` as a new version and make it current in one atomic step.

@@ -123,6 +123,10 @@ class Segments:
         out[at] = delta.rows(slots[at] - nb)
         return out
 
+    def cosines(self, ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        """The scores of rows `ids` against one query `vector` (what the retriever rescores)."""
+        return self.rows(ids) @ vector if len(ids) else np.zeros(0, np.float32)
+
     def all(self) -> np.ndarray:
         """Every row's vector, in row order (what a merge builds a new base from)."""
         return self.rows(np.arange(self.ntotal)) if self.ntotal else np.zeros((0, self.d))
