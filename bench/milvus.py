@@ -14,7 +14,8 @@ articles (fixed seed), both indexes answer in this one process, alternating:
     computes: a search filtered to those rows);
   - per-question time of rank() (the question's embedding, the same for both, excluded):
     p50/p95 of each and their ratio.
-Against a server the vectors are float16 in HNSW (the differences are then ANN's and float16's).
+Against a server the vectors are float32 in HNSW (2.3.5 cannot index float16): the differences
+are then the two graphs'.
 """
 
 from __future__ import annotations
