@@ -134,6 +134,7 @@ class Cluster:
     index: Path
     folder: Path
     size: int = 3
+    store: str = ""  # QA_STORE of every replica (empty: the index folder's files)
     replicas: list[Replica] = field(default_factory=list)
     nginx: subprocess.Popen | None = None
     port: int = 0
@@ -145,6 +146,8 @@ class Cluster:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
         env.update(PYTHONPATH=str(ROOT), QA_DOCS=str(self.docs), QA_INDEX=str(self.index))
+        if self.store:
+            env["QA_STORE"] = self.store
         for i in range(self.size):
             host = f"127.0.0.{i + 2}"
             log = self.folder / f"replica-{i + 2}.log"
@@ -198,8 +201,10 @@ class Cluster:
 
 
 @contextmanager
-def cluster(docs: Path, index: Path, folder: Path, size: int = 3) -> Iterator[Cluster]:
-    running = Cluster(docs, index, folder, size)
+def cluster(
+    docs: Path, index: Path, folder: Path, size: int = 3, store: str = ""
+) -> Iterator[Cluster]:
+    running = Cluster(docs, index, folder, size, store)
     try:
         running.start()
         yield running
