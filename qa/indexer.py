@@ -479,7 +479,7 @@ def _reread(
     from qa.documents import UnreadableError
 
     try:
-        return read_document(doc.path, doc.id, real_folder(docs), pool=pool)
+        return read_document(Path(doc.path), doc.id, real_folder(docs), pool=pool)
     except workers.LimitError as e:
         skipped.append(Skipped(doc.id, str(e), e.sha256))
     except UnreadableError as e:
