@@ -97,13 +97,19 @@ def _previous(
         return None, f"previous index unusable, rebuilding fully ({e})"
 
 
-def documents_folder(store: Store, requested: Path | None, repoint: bool = False) -> Path:
+def documents_folder(
+    store: Store, requested: Path | None, repoint: bool = False, loaded: Index | None = None
+) -> Path:
     """The documents folder to index into `store`: the one its index was built from, unless
-    `requested` names another; then DocumentsFolderError, unless `repoint` says to switch."""
+    `requested` names another; then DocumentsFolderError, unless `repoint` says to switch.
+    (`loaded`: the version in memory, whose manifest is not read again if it is the current.)"""
     try:
-        if store.current() is None:
+        if (current := store.current()) is None:
             return requested or DEFAULT_DOCS
-        remembered = read_manifest(store.current_folder()).get("docs")
+        if loaded is not None and loaded.version == current:
+            remembered = loaded.manifest.get("docs")
+        else:
+            remembered = read_manifest(store.current_folder()).get("docs")
     except QAError:
         remembered = None  # damaged or older than the format: it says nothing
     if remembered is None:
