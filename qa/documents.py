@@ -249,10 +249,11 @@ def discover(folder: Path) -> tuple[list[Found], list[Skipped]]:
                 Skipped(_printable_id(prefix or "."), f"cannot read folder ({e.strerror})")
             )
             continue
-        folders = []
+        folders, files = [], []
         for entry in entries:
-            if not _is_folder(entry):
-                continue
+            (folders if _is_folder(entry) else files).append(entry)
+        inner = []
+        for entry in folders:
             doc_id = prefix + entry.name + "/"
             if entry.name.startswith("."):
                 hidden.append(_printable_id(doc_id))
@@ -261,16 +262,18 @@ def discover(folder: Path) -> tuple[list[Found], list[Skipped]]:
                     Skipped(_printable_id(doc_id), "a linked folder: not followed (move it in)")
                 )
             else:
-                folders.append((entry.path, doc_id))
-        for entry in entries:
+                inner.append((entry.path, doc_id))
+        # Ids go into JSON, URLs and pages: UTF-8 without control characters only. The names of
+        # a folder are looked at one by one only if any of them is not printable.
+        names = prefix + "/".join(e.name for e in files)
+        printable = _printable_id(names) == names
+        for entry in files:
             name = entry.name
-            if _is_folder(entry):
-                continue
             doc_id = prefix + name
             if name.startswith("."):
                 hidden.append(_printable_id(doc_id))
                 continue
-            if _printable_id(doc_id) != doc_id:  # ids go into JSON, URLs and pages: UTF-8 only
+            if not printable and _printable_id(doc_id) != doc_id:
                 problem = "has control characters" if _valid_utf8(doc_id) else "is not valid UTF-8"
                 skipped.append(Skipped(_printable_id(doc_id), f"file name {problem}: rename it"))
                 continue
@@ -285,7 +288,7 @@ def discover(folder: Path) -> tuple[list[Found], list[Skipped]]:
             except OSError:
                 facts = None  # (read_confined says why, if it cannot be read)
             found.append((entry.path, doc_id, facts))
-        pending.extend(reversed(folders))
+        pending.extend(reversed(inner))
     if hidden:
         examples = ", ".join(hidden[:3]) + (", ..." if len(hidden) > 3 else "")
         skipped.append(
@@ -338,8 +341,9 @@ def load_documents(
     results: list[Document | Skipped | None] = [None] * len(found)
     rest = []
     known = known or {}
-    for i, (path, doc_id, now) in enumerate(found):
-        if unchanged(doc_id, now, known.get(doc_id, ""), stamps or {}):
+    held = unchanged(((doc_id, now) for _, doc_id, now in found), known, stamps or {})
+    for i, ((path, doc_id, now), same) in enumerate(zip(found, held, strict=True)):
+        if same:
             results[i] = Document(doc_id, path, "", known[doc_id], unchanged=True, stamp=now)
         else:
             rest.append(i)

@@ -234,13 +234,13 @@ def build(
         table = Paragraphs.pack(previous.paragraphs) if previous is not None else None
         # Each paragraph's row in the previous version if its document is unchanged (the row is
         # taken over as arrays: O(rows) in numpy, no Paragraph made), else -1 (split now, `new`).
-        origin_parts: list[np.ndarray] = []
+        origins: list[int] = []
         new: list[Paragraph] = []
         twins: list[int] = []  # per new paragraph: a previous row of its document, same text
         for doc in documents:
             if previous is not None and doc.id in unchanged:
                 rows = previous.by_document.get(doc.id, [])
-                origin_parts.append(np.asarray(rows, dtype=np.int64))
+                origins.extend(rows)
                 count = len(rows)
             else:
                 split = split_paragraphs(doc)
@@ -249,9 +249,14 @@ def build(
                 before = {text_hash(table.texts[r]): r for r in had} if table else {}
                 twins.extend(before.get(text_hash(p.text), -1) for p in split)
                 new.extend(split)
-                origin_parts.append(np.full(len(split), -1, dtype=np.int64))
+                origins.extend([-1] * len(split))
                 count = len(split)
             old = old_entries.get(doc.id, {}) if doc.unchanged else {}
+            if old.get("paragraphs") == count:
+                doc_entries.append(
+                    old
+                )  # an unchanged file's entry as it was (shared, never changed)
+                continue
             if doc.note and not doc.unchanged:
                 plan.notes.append(f"{doc.id}: {doc.note}")
             doc_entries.append(
@@ -263,7 +268,7 @@ def build(
                     "note": old.get("note", "") if doc.unchanged else doc.note,
                 }
             )
-        origin = np.concatenate(origin_parts) if origin_parts else np.zeros(0, np.int64)
+        origin = np.array(origins, dtype=np.int64)
         paragraphs = Paragraphs.assemble(table, origin, new)
         plan.paragraphs = len(paragraphs)
 

@@ -81,8 +81,8 @@ def recorded(index: Path) -> Records:
         kept = _kept
         if kept is not None and kept[0] == identity:
             return kept[1]
-        records = {r[0]: (tuple(r[1:6]), r[6]) for r in orjson.loads(path.read_bytes())}
-    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        records = {i: (tuple(s), sha) for i, (s, sha) in orjson.loads(path.read_bytes()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}  # none yet, or damaged: every file is read again
     with _keeping:
         _kept = (identity, records)
@@ -103,7 +103,7 @@ def remember(
     path = Path(index) / FILE
     temporary = path.with_name(f".{FILE}.tmp")
     try:
-        temporary.write_bytes(orjson.dumps([[i, *s, sha] for i, (s, sha) in known.items()]))
+        temporary.write_bytes(orjson.dumps(known))  # {id: [stamp, sha256]}
         os.replace(temporary, path)  # one step: a reader sees the old stamps or the new
         with _keeping:
             _kept = (_identity(path), known)
@@ -112,8 +112,15 @@ def remember(
 
 
 def unchanged(
-    doc_id: str, now: Stamp | None, known: str, stamps: Mapping[str, tuple[Stamp, str]]
-) -> bool:
-    """Whether the stamp `now` of a file proves it still holds bytes hashing to `known`."""
-    entry = stamps.get(doc_id)
-    return bool(known) and entry is not None and entry[1] == known and now == entry[0]
+    listed: Iterable[tuple[str, Stamp | None]],
+    known: Mapping[str, str],
+    records: Mapping[str, tuple[Stamp, str]],
+) -> list[bool]:
+    """Per (id, stamp now) of `listed`: whether the stamp proves the file still holds bytes
+    hashing to `known[id]`, the hash the index holds (one pass over 100k files)."""
+    missing = (None, None)
+    out = []
+    for doc_id, now in listed:
+        stamp_then, sha = records.get(doc_id, missing)
+        out.append(now is not None and now == stamp_then and sha == known.get(doc_id))
+    return out
