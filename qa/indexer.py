@@ -252,10 +252,8 @@ def build(
                 origins.extend([-1] * len(split))
                 count = len(split)
             old = old_entries.get(doc.id, {}) if doc.unchanged else {}
-            if old.get("paragraphs") == count:
-                doc_entries.append(
-                    old
-                )  # an unchanged file's entry as it was (shared, never changed)
+            if old.get("paragraphs") == count:  # an unchanged file's entry, as it was (shared)
+                doc_entries.append(old)
                 continue
             if doc.note and not doc.unchanged:
                 plan.notes.append(f"{doc.id}: {doc.note}")

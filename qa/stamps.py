@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -54,8 +53,8 @@ def stamp(path: Path | str) -> Stamp | None:
 
 Records = dict[str, tuple[Stamp, str]]
 # The stamps file last read or written by this process, as (its path and lstat, its records).
+# (Replaced whole, in one assignment: a build in another thread sees the old or the new.)
 _kept: tuple[tuple[object, ...], Records] | None = None
-_keeping = threading.Lock()
 
 
 def _identity(path: Path) -> tuple[object, ...]:
@@ -84,8 +83,7 @@ def recorded(index: Path) -> Records:
         records = {i: (tuple(s), sha) for i, (s, sha) in orjson.loads(path.read_bytes()).items()}
     except (OSError, ValueError, TypeError, AttributeError):
         return {}  # none yet, or damaged: every file is read again
-    with _keeping:
-        _kept = (identity, records)
+    _kept = (identity, records)
     return records
 
 
@@ -105,8 +103,7 @@ def remember(
     try:
         temporary.write_bytes(orjson.dumps(known))  # {id: [stamp, sha256]}
         os.replace(temporary, path)  # one step: a reader sees the old stamps or the new
-        with _keeping:
-            _kept = (_identity(path), known)
+        _kept = (_identity(path), known)
     except (OSError, TypeError):
         pass  # a cache: without it the next build reads every file, as it would anyway
 
