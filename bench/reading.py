@@ -45,7 +45,8 @@ def in_process(folder: Path) -> int:
     found, _ = discover(folder)
     root = real_folder(folder)
     read = 0
-    for path, doc_id in found:
+    for name, doc_id, _ in found:
+        path = Path(name)
         try:
             data = read_confined(path, root, MAX_FILE_BYTES)
             parsed = READERS[path.suffix.lower()](data)

@@ -150,7 +150,7 @@ class Engine:
         """Index the documents folder (`repoint`: the one given, even if the index's is another;
         `map_batches`: where the embedding batches run, e.g. on Ray workers; `report`: told how
         far the build got as it goes)."""
-        docs = documents_folder(self.store, self.settings.docs, repoint)
+        docs = documents_folder(self.store, self.settings.docs, repoint, self._index)
         plan = build(
             docs, self.store, self.embedder, full=full, dry_run=dry_run, progress=progress,
             loaded=self._index, map_batches=map_batches, report=report,

@@ -97,13 +97,19 @@ def _previous(
         return None, f"previous index unusable, rebuilding fully ({e})"
 
 
-def documents_folder(store: Store, requested: Path | None, repoint: bool = False) -> Path:
+def documents_folder(
+    store: Store, requested: Path | None, repoint: bool = False, loaded: Index | None = None
+) -> Path:
     """The documents folder to index into `store`: the one its index was built from, unless
-    `requested` names another; then DocumentsFolderError, unless `repoint` says to switch."""
+    `requested` names another; then DocumentsFolderError, unless `repoint` says to switch.
+    (`loaded`: the version in memory, whose manifest is not read again if it is the current.)"""
     try:
-        if store.current() is None:
+        if (current := store.current()) is None:
             return requested or DEFAULT_DOCS
-        remembered = read_manifest(store.current_folder()).get("docs")
+        if loaded is not None and loaded.version == current:
+            remembered = loaded.manifest.get("docs")
+        else:
+            remembered = read_manifest(store.current_folder()).get("docs")
     except QAError:
         remembered = None  # damaged or older than the format: it says nothing
     if remembered is None:
@@ -228,13 +234,13 @@ def build(
         table = Paragraphs.pack(previous.paragraphs) if previous is not None else None
         # Each paragraph's row in the previous version if its document is unchanged (the row is
         # taken over as arrays: O(rows) in numpy, no Paragraph made), else -1 (split now, `new`).
-        origin_parts: list[np.ndarray] = []
+        origins: list[int] = []
         new: list[Paragraph] = []
         twins: list[int] = []  # per new paragraph: a previous row of its document, same text
         for doc in documents:
             if previous is not None and doc.id in unchanged:
                 rows = previous.by_document.get(doc.id, [])
-                origin_parts.append(np.asarray(rows, dtype=np.int64))
+                origins.extend(rows)
                 count = len(rows)
             else:
                 split = split_paragraphs(doc)
@@ -243,9 +249,12 @@ def build(
                 before = {text_hash(table.texts[r]): r for r in had} if table else {}
                 twins.extend(before.get(text_hash(p.text), -1) for p in split)
                 new.extend(split)
-                origin_parts.append(np.full(len(split), -1, dtype=np.int64))
+                origins.extend([-1] * len(split))
                 count = len(split)
             old = old_entries.get(doc.id, {}) if doc.unchanged else {}
+            if old.get("paragraphs") == count:  # an unchanged file's entry, as it was (shared)
+                doc_entries.append(old)
+                continue
             if doc.note and not doc.unchanged:
                 plan.notes.append(f"{doc.id}: {doc.note}")
             doc_entries.append(
@@ -257,7 +266,7 @@ def build(
                     "note": old.get("note", "") if doc.unchanged else doc.note,
                 }
             )
-        origin = np.concatenate(origin_parts) if origin_parts else np.zeros(0, np.int64)
+        origin = np.array(origins, dtype=np.int64)
         paragraphs = Paragraphs.assemble(table, origin, new)
         plan.paragraphs = len(paragraphs)
 
@@ -479,7 +488,7 @@ def _reread(
     from qa.documents import UnreadableError
 
     try:
-        return read_document(doc.path, doc.id, real_folder(docs), pool=pool)
+        return read_document(Path(doc.path), doc.id, real_folder(docs), pool=pool)
     except workers.LimitError as e:
         skipped.append(Skipped(doc.id, str(e), e.sha256))
     except UnreadableError as e:

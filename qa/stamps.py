@@ -10,17 +10,20 @@ regular files are stamped: a link is always read (its target may change under th
 `qa index --full` reads everything.
 
 The stamps are `<index>/stamps.json`, a cache beside the versions: rewritten in one step when
-they change, and a missing or damaged file only means every document is read again.
+they change, and a missing or damaged file only means every document is read again. A process
+keeps the records it last read or wrote while that file stays the same (a server, `--watch`):
+at 100k files, reading them back took ~0.4 s of every update.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import orjson
 
 FILE = "stamps.json"
 # A file changed within this long of its stat may change again within the same clock tick of
@@ -31,27 +34,57 @@ SETTLE_SECONDS = 2.0
 Stamp = tuple[int, int, int, int, int]
 
 
-def stamp(path: Path) -> Stamp | None:
-    """The stamp of `path` if it is a regular file (its own lstat: no link followed)."""
-    try:
-        facts = os.lstat(path)
-    except OSError:
-        return None
+def of(facts: os.stat_result, now: float) -> Stamp | None:
+    """The stamp in `facts` (an lstat taken at `now`) if they are a regular file's, settled."""
     if not stat.S_ISREG(facts.st_mode):
         return None
-    latest = max(facts.st_mtime_ns, facts.st_ctime_ns) / 1e9
-    if time.time() - latest < SETTLE_SECONDS:
+    if now - max(facts.st_mtime_ns, facts.st_ctime_ns) / 1e9 < SETTLE_SECONDS:
         return None
     return (facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns, facts.st_ino, facts.st_dev)
 
 
-def recorded(index: Path) -> dict[str, tuple[Stamp, str]]:
-    """id -> (stamp, hash of the bytes) of the files stamped by the last build."""
+def stamp(path: Path | str) -> Stamp | None:
+    """The stamp of `path` if it is a regular file (its own lstat: no link followed)."""
     try:
-        records = json.loads((Path(index) / FILE).read_text(encoding="utf-8"))
-        return {r[0]: (tuple(r[1:6]), r[6]) for r in records}
-    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        return of(os.lstat(path), time.time())
+    except OSError:
+        return None
+
+
+Records = dict[str, tuple[Stamp, str]]
+# The stamps file last read or written by this process, as (its path and lstat, its records).
+# (Replaced whole, in one assignment: a build in another thread sees the old or the new.)
+_kept: tuple[tuple[object, ...], Records] | None = None
+
+
+def _identity(path: Path) -> tuple[object, ...]:
+    """What tells one stamps file from another: each write replaces it (a new inode, new times)."""
+    facts = os.lstat(path)
+    return (
+        str(path),
+        facts.st_ino,
+        facts.st_dev,
+        facts.st_size,
+        facts.st_mtime_ns,
+        facts.st_ctime_ns,
+    )
+
+
+def recorded(index: Path) -> Records:
+    """id -> (stamp, hash of the bytes) of the files stamped by the last build (read-only: it
+    may be the mapping this process keeps)."""
+    global _kept
+    path = Path(index) / FILE
+    try:
+        identity = _identity(path)
+        kept = _kept
+        if kept is not None and kept[0] == identity:
+            return kept[1]
+        records = {i: (tuple(s), sha) for i, (s, sha) in orjson.loads(path.read_bytes()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}  # none yet, or damaged: every file is read again
+    _kept = (identity, records)
+    return records
 
 
 def remember(
@@ -61,25 +94,30 @@ def remember(
 ) -> None:
     """Keep the (id, stamp, hash) of the files this build read or stamped, if they differ from
     those recorded `before`."""
+    global _kept
     known = {doc_id: (s, sha) for doc_id, s, sha in stamped if s is not None}
     if known == before:
         return
-    records = [[doc_id, *s, sha] for doc_id, (s, sha) in sorted(known.items())]
     path = Path(index) / FILE
     temporary = path.with_name(f".{FILE}.tmp")
     try:
-        temporary.write_text(json.dumps(records, separators=(",", ":")), encoding="utf-8")
+        temporary.write_bytes(orjson.dumps(known))  # {id: [stamp, sha256]}
         os.replace(temporary, path)  # one step: a reader sees the old stamps or the new
-    except OSError:
+        _kept = (_identity(path), known)
+    except (OSError, TypeError):
         pass  # a cache: without it the next build reads every file, as it would anyway
 
 
 def unchanged(
-    doc_id: str, path: Path, known: str, stamps: Mapping[str, tuple[Stamp, str]]
-) -> Stamp | None:
-    """The stamp of `path` if it proves the file still holds bytes hashing to `known`."""
-    entry = stamps.get(doc_id)
-    if not known or entry is None or entry[1] != known:
-        return None
-    now = stamp(path)
-    return now if now is not None and now == entry[0] else None
+    listed: Iterable[tuple[str, Stamp | None]],
+    known: Mapping[str, str],
+    records: Mapping[str, tuple[Stamp, str]],
+) -> list[bool]:
+    """Per (id, stamp now) of `listed`: whether the stamp proves the file still holds bytes
+    hashing to `known[id]`, the hash the index holds (one pass over 100k files)."""
+    missing = (None, None)
+    out = []
+    for doc_id, now in listed:
+        stamp_then, sha = records.get(doc_id, missing)
+        out.append(now is not None and now == stamp_then and sha == known.get(doc_id))
+    return out

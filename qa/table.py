@@ -58,12 +58,18 @@ class _Lazy(Sequence[T]):
 class Strings(_Lazy[str]):
     """Strings packed as one UTF-8 blob and byte offsets; each is decoded when asked for."""
 
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
-        if blob.ndim != 1 or offsets.ndim != 1 or len(offsets) == 0:
+    def __init__(self, blob: np.ndarray | bytes, offsets: np.ndarray) -> None:
+        if (
+            (isinstance(blob, np.ndarray) and blob.ndim != 1)
+            or offsets.ndim != 1
+            or not len(offsets)
+        ):
             raise ValueError("packed strings have the wrong shape")
         if offsets[0] != 0 or offsets[-1] != len(blob) or np.any(np.diff(offsets) < 0):
             raise ValueError("packed string offsets do not fit their text")
-        self._blob = blob.tobytes()  # bytes: slicing and decoding without numpy overhead
+        # bytes: slicing and decoding without numpy overhead (bytes given are kept, not copied:
+        # at 100k paragraphs each copy of the texts is 70 MB)
+        self._blob = blob if isinstance(blob, bytes) else blob.tobytes()
         self._offsets = offsets
 
     @classmethod
@@ -71,15 +77,16 @@ class Strings(_Lazy[str]):
         encoded = [s.encode("utf-8") for s in strings]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+        return cls(b"".join(encoded), offsets)
 
     @classmethod
     def join(cls, parts: Sequence[Strings]) -> Strings:
         """The strings of every part, one part after another."""
+        if sum(1 for p in parts if len(p)) <= 1:  # (the others empty: no copy of the one)
+            return next((p for p in parts if len(p)), parts[0])
         shift = np.cumsum([0] + [len(p._blob) for p in parts[:-1]])
         offsets = [parts[0]._offsets[:1]] + [p._offsets[1:] + k for p, k in zip(parts, shift)]
-        blob = np.frombuffer(b"".join(p._blob for p in parts), dtype=np.uint8)
-        return cls(blob, np.concatenate(offsets))
+        return cls(b"".join(p._blob for p in parts), np.concatenate(offsets))
 
     def take(self, ids: np.ndarray) -> Strings:
         """The strings `ids`, in that order (copied as bytes: no str made)."""
@@ -92,8 +99,8 @@ class Strings(_Lazy[str]):
         cut = np.flatnonzero(starts[1:] != ends[:-1]) + 1
         first, last = np.concatenate([[0], cut]), np.concatenate([cut, [len(ids)]]) - 1
         runs = zip(starts[first].tolist(), ends[last].tolist()) if len(ids) else ()
-        blob = b"".join(self._blob[a:b] for a, b in runs)
-        return Strings(np.frombuffer(blob, dtype=np.uint8), offsets)
+        view = memoryview(self._blob)  # (slices of a view are not copies)
+        return Strings(b"".join(view[a:b] for a, b in runs), offsets)
 
     def find(self, wanted: Sequence[str]) -> np.ndarray:
         """The position of each of `wanted` among these strings (-1: not there), without making

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.documents import decode, load_documents
+from qa import stamps
+from qa.documents import decode, discover, load_documents
 from qa.errors import NoDocumentsError
 from tests.conftest import write
 
@@ -119,6 +120,33 @@ def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
     docs, _ = load_documents(tmp_path)
     assert [d.id for d in docs] == ["a.txt"]
+
+
+def test_the_listing_is_in_walk_order_with_the_stamp_of_each_settled_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("b.txt", "a/z.txt", "a/b/c.txt", "a.txt", "c/d.md", "deep/" + "x/" * 60 + "e.txt"):
+        write(tmp_path, name, f"Text of {name}.")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "a.txt")
+    monkeypatch.setattr(stamps, "SETTLE_SECONDS", 0.0)
+    found, skipped = discover(tmp_path)
+    # Each folder's files (sorted), then its subfolders', depth first: as os.walk lists them
+    # (and no depth of folders reaches a recursion limit).
+    assert [doc_id for _, doc_id, _ in found] == [
+        "a.txt", "b.txt", "link.txt", "a/z.txt", "a/b/c.txt", "c/d.md",
+        "deep/" + "x/" * 60 + "e.txt",
+    ]  # fmt: skip
+    assert not skipped
+    assert all(path == str(tmp_path / doc_id) for path, doc_id, _ in found)
+    stamped = {doc_id: stamp for _, doc_id, stamp in found}
+    facts = os.lstat(tmp_path / "a" / "z.txt")
+    assert stamped["a/z.txt"] == (
+        facts.st_size, facts.st_mtime_ns, facts.st_ctime_ns, facts.st_ino, facts.st_dev
+    )  # fmt: skip
+    assert stamped["link.txt"] is None  # a link is never stamped: always read
+    # A file changed within the last moment is not stamped (read again next time).
+    monkeypatch.setattr(stamps, "SETTLE_SECONDS", 60.0)
+    assert all(stamp is None for _, _, stamp in discover(tmp_path)[0])
 
 
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path: Path) -> None:

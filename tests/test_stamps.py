@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import orjson
 import pytest
 
 from qa import documents, stamps
@@ -85,3 +86,17 @@ def test_a_link_is_always_read(make_engine, reads: list[str]) -> None:
     reads.clear()
     engine.build()
     assert reads == ["b.txt"]  # its target may change under the same link
+
+
+def test_stamps_another_process_wrote_are_read_again(make_engine, reads: list[str]) -> None:
+    engine = make_engine({"a.txt": "\n\n".join(PARAS)})
+    engine.build()  # (this process now keeps the records it wrote)
+    path = engine.store.root / stamps.FILE
+    records = orjson.loads(path.read_bytes())
+    records["a.txt"][0][0] += 1  # another build recorded another size for a.txt
+    path.with_name("other").write_bytes(orjson.dumps(records))
+    os.replace(path.with_name("other"), path)
+    reads.clear()
+    assert engine.build().unchanged == ["a.txt"] and reads == ["a.txt"]
+    reads.clear()
+    assert engine.build().unchanged == ["a.txt"] and reads == []
