@@ -55,10 +55,15 @@ def _corpus(folder: Path) -> None:
 def engines(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Engine, Engine]:
     """(local store, Milvus Lite store) over the same documents, each built once."""
     root = tmp_path_factory.mktemp("milvus")
+    return built_pair(root, f"milvus:{root}/qa.db", embedder)
+
+
+def built_pair(root: Path, store: str, embedder) -> tuple[Engine, Engine]:
+    """(local store, `store`) over the same documents in root/docs, each built once."""
     _corpus(root / "docs")
     local = Settings.load({"docs": root / "docs", "index": root / "local"}, environ=TEST_HOSTS)
-    lite = replace(local, index=root / "lite", store=f"milvus:{root}/qa.db")
-    engines = Engine(local, embedder), Engine(lite, embedder)
+    milvus_store = replace(local, index=root / "milvus", store=store)
+    engines = Engine(local, embedder), Engine(milvus_store, embedder)
     for engine in engines:
         engine.build()
     return engines

@@ -14,25 +14,17 @@ pytest.importorskip("pymilvus")
 
 from qa.engine import Engine  # noqa: E402
 from qa.rebuilder import Rebuilder  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 from qa.store import milvus  # noqa: E402
 from qa.store.milvus import MilvusStore, collection  # noqa: E402
-from tests.conftest import TEST_HOSTS, write  # noqa: E402
-from tests.test_store_milvus import QUESTIONS, _corpus  # noqa: E402
+from tests.conftest import write  # noqa: E402
+from tests.test_store_milvus import QUESTIONS, built_pair  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory, embedder, milvus_uri) -> tuple[Engine, Engine]:
     """(local store, Milvus server store) over the same documents, each built once."""
-    root = tmp_path_factory.mktemp("server")
-    _corpus(root / "docs")
-    local = Settings.load({"docs": root / "docs", "index": root / "local"}, environ=TEST_HOSTS)
-    server = replace(local, index=root / "server", store=milvus_uri)
-    engines = Engine(local, embedder), Engine(server, embedder)
-    for engine in engines:
-        engine.build()
-    return engines
+    return built_pair(tmp_path_factory.mktemp("server"), milvus_uri, embedder)
 
 
 def test_answers_and_cosines_are_the_local_stores(engines):
