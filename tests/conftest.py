@@ -103,3 +103,21 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with milvus_server(tmp_path_factory.mktemp("milvus")) as server:
         yield server.uri
+
+
+@pytest.fixture(scope="module")
+def milvus_store(milvus_uri: str) -> str:
+    """The session's Milvus server with no qa index in it, for a module that builds one: one
+    Milvus holds one index (its aliases, qa_files, ... name the current version)."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(milvus_uri.replace("milvus:", "http:"), timeout=30)
+    try:
+        for name in client.list_collections():
+            if name.startswith("qa_"):
+                for alias in client.list_aliases(collection_name=name)["aliases"]:
+                    client.drop_alias(alias)
+                client.drop_collection(name)
+    finally:
+        client.close()
+    return milvus_uri

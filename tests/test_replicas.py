@@ -90,18 +90,18 @@ def test_a_new_version_reaches_every_replica_within_2_s_and_no_answer_mixes_vers
 
 
 def test_replicas_sharing_one_milvus_switch_versions_together(
-    tmp_path: Path, embedder: Embedder, milvus_uri: str
+    tmp_path: Path, embedder: Embedder, milvus_store: str
 ) -> None:
     """The same rollout with the index in a real Milvus server (QA_STORE): every replica polls
     the alias that names the current version, and none mixes versions while they switch."""
     (tmp_path / "docs").mkdir()
     write_edition(tmp_path / "docs", 1)
     settings = Settings.load(
-        {"docs": tmp_path / "docs", "index": tmp_path / "index", "store": milvus_uri}, environ={}
+        {"docs": tmp_path / "docs", "index": tmp_path / "index", "store": milvus_store}, environ={}
     )
     builder = Engine(settings, embedder)
     builder.build()
-    with cluster(tmp_path / "docs", tmp_path / "index", tmp_path, 3, milvus_uri) as running:
+    with cluster(tmp_path / "docs", tmp_path / "index", tmp_path, 3, milvus_store) as running:
         roll_out(running, builder, time.time)  # (the alias is switched as the build returns)
 
 

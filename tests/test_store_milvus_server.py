@@ -22,9 +22,9 @@ from web.app import create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, embedder, milvus_uri) -> tuple[Engine, Engine]:
+def engines(tmp_path_factory, embedder, milvus_store) -> tuple[Engine, Engine]:
     """(local store, Milvus server store) over the same documents, each built once."""
-    return built_pair(tmp_path_factory.mktemp("server"), milvus_uri, embedder)
+    return built_pair(tmp_path_factory.mktemp("server"), milvus_store, embedder)
 
 
 def test_answers_and_cosines_are_the_local_stores(engines):
